@@ -1,0 +1,51 @@
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::{AuthMethod, Decision};
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The backend answered successfully.
+    Success,
+    /// The backend answered with an error, or could not be reached.
+    BackendError,
+    /// The call never reached the backend (denied or invalid).
+    NotExecuted,
+}
+
+/// Everything the audit stage is told about one call.
+///
+/// Arguments arrive here already redacted; the audit stage decides how to
+/// store, chain and ship the event.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    /// When the call arrived.
+    pub time: SystemTime,
+    /// Correlates the event with logs.
+    pub request_id: String,
+    /// Who called.
+    pub subject: String,
+    /// How they authenticated.
+    pub auth_method: AuthMethod,
+    /// The credential's identifier (never the secret).
+    pub credential_id: Option<String>,
+    /// Where the request came from, when known (HTTP peer address).
+    pub source: Option<String>,
+    /// The MCP method (`tools/call`, `tools/list`, …).
+    pub method: String,
+    /// The tool called, for `tools/call`.
+    pub tool: Option<String>,
+    /// The arguments, with secrets redacted.
+    pub arguments: Option<serde_json::Value>,
+    /// The authorization decision.
+    pub decision: Decision,
+    /// How the call ended.
+    pub outcome: Outcome,
+    /// The backend's HTTP status, when there was one.
+    pub backend_status: Option<u16>,
+    /// Time from arrival to answer.
+    pub latency: Duration,
+}

@@ -1,0 +1,53 @@
+use serde::Serialize;
+
+/// The authorize stage's verdict on one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// The call may go ahead.
+    Allow,
+    /// The call is refused.
+    Deny {
+        /// Why, in words safe to show the caller (never a secret).
+        reason: DenyReason,
+        /// Scopes that would have allowed the call, for a step-up challenge.
+        missing_scopes: Vec<String>,
+    },
+}
+
+impl Decision {
+    /// Whether the call may go ahead.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow)
+    }
+}
+
+/// Why a call was denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum DenyReason {
+    /// No rule grants the call (deny by default).
+    NoMatchingGrant,
+    /// The caller lacks scopes the tool requires.
+    InsufficientScope,
+    /// The tool may write and the gateway is in read-only mode.
+    ReadOnlyMode,
+    /// A policy forbids the call; the string names the policy.
+    Policy(String),
+    /// The caller exceeded a rate limit.
+    RateLimited,
+}
+
+impl std::fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DenyReason::NoMatchingGrant => f.write_str("no rule grants this call"),
+            DenyReason::InsufficientScope => f.write_str("the caller lacks a required scope"),
+            DenyReason::ReadOnlyMode => {
+                f.write_str("the gateway is in read-only mode and this tool may write")
+            }
+            DenyReason::Policy(name) => write!(f, "forbidden by policy {name}"),
+            DenyReason::RateLimited => f.write_str("rate limit exceeded"),
+        }
+    }
+}

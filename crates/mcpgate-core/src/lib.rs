@@ -1,0 +1,27 @@
+//! The shared vocabulary of mcpgate.
+//!
+//! Every stage of the request path (transport → authenticate → protocol →
+//! authorize → backend → audit) speaks in these types, so that each stage can
+//! be written, tested and replaced on its own:
+//!
+//! - [`Identity`]: who is calling, produced by authentication.
+//! - [`ToolSpec`]: what may be called, produced by an importer (OpenAPI) or an
+//!   upstream MCP server.
+//! - [`Decision`]: whether the call may go ahead, produced by authorization.
+//! - [`ToolOutput`]: what the backend answered.
+//! - [`AuditEvent`]: what happened, handed to the audit stage.
+//!
+//! This crate does no I/O and has no async code on purpose: it must stay cheap
+//! to depend on for every other crate, including third-party ones.
+
+mod audit;
+mod decision;
+mod identity;
+mod output;
+mod tool;
+
+pub use audit::{AuditEvent, Outcome};
+pub use decision::{Decision, DenyReason};
+pub use identity::{AuthMethod, Identity};
+pub use output::ToolOutput;
+pub use tool::{SecurityRequirement, ToolAnnotations, ToolSpec, is_valid_tool_name};
