@@ -1,0 +1,55 @@
+//! Credentials → [`Identity`].
+
+use std::net::SocketAddr;
+
+use futures::future::BoxFuture;
+use mcpgate_core::Identity;
+
+/// What a request presents for authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    /// The request headers (`Authorization`, `X-API-Key`, …).
+    pub headers: &'a http::HeaderMap,
+    /// The TCP peer, when the transport has one.
+    pub peer: Option<SocketAddr>,
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No credential was presented, and one is required.
+    #[error("authentication required")]
+    Missing,
+    /// A credential was presented and is not valid; the reason is for logs,
+    /// not for the caller.
+    #[error("invalid credential: {0}")]
+    Invalid(String),
+}
+
+/// Turns a request's credentials into an [`Identity`].
+///
+/// Implementations must not log or keep the raw credential.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Authenticate one request.
+    fn authenticate<'a>(
+        &'a self,
+        request: RequestFacts<'a>,
+    ) -> BoxFuture<'a, Result<Identity, AuthError>>;
+}
+
+/// The strategy `none`: every request is the local user.
+///
+/// Only sound where every caller *is* the local user: a stdio child process,
+/// or HTTP bound to a loopback address. The binary refuses to combine it
+/// with any other bind address unless forced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalUser;
+
+impl Authenticator for LocalUser {
+    fn authenticate<'a>(
+        &'a self,
+        _request: RequestFacts<'a>,
+    ) -> BoxFuture<'a, Result<Identity, AuthError>> {
+        Box::pin(std::future::ready(Ok(Identity::local())))
+    }
+}

@@ -1,0 +1,239 @@
+//! The protocol-independent heart of the request path: authorize, validate,
+//! call the backend, audit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use mcpgate_auth::Authorizer;
+use mcpgate_core::{AuditEvent, Decision, DenyReason, Identity, Outcome, ToolOutput};
+use serde_json::{Map, Value};
+
+use crate::audit::AuditSink;
+use crate::catalog::Catalog;
+
+/// Settings of the gateway that are not about any one stage.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+    /// Shown to clients as the server's instructions.
+    pub instructions: Option<String>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            page_size: 200,
+            instructions: None,
+        }
+    }
+}
+
+/// Who is calling and from where, for one request.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The authenticated caller.
+    pub identity: Identity,
+    /// The TCP peer, if any (stdio has none).
+    pub source: Option<SocketAddr>,
+    /// Correlates the audit record with logs.
+    pub request_id: String,
+}
+
+impl CallContext {
+    /// A context with a fresh request id.
+    pub fn new(identity: Identity, source: Option<SocketAddr>) -> Self {
+        CallContext {
+            identity,
+            source,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// A call that was refused before it reached a backend, as a protocol error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// No tool by that name is visible to the caller.
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    /// Authorization said no.
+    #[error("not allowed to call `{tool}`: {reason}")]
+    Denied {
+        /// The tool.
+        tool: String,
+        /// Why.
+        reason: DenyReason,
+        /// Scopes that would allow it.
+        missing_scopes: Vec<String>,
+    },
+    /// A `tools/list` cursor this gateway did not hand out.
+    #[error("invalid cursor")]
+    InvalidCursor,
+}
+
+/// One page of `tools/list`.
+pub struct ToolPage {
+    /// The tools, as sent.
+    pub tools: Vec<rmcp::model::Tool>,
+    /// Cursor for the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// The gateway: a catalog of tools, an authorizer and an audit sink.
+pub struct Gateway {
+    catalog: Catalog,
+    authorizer: Arc<dyn Authorizer>,
+    audit: Arc<dyn AuditSink>,
+    options: GatewayOptions,
+}
+
+impl Gateway {
+    /// A gateway over `catalog`.
+    pub fn new(
+        catalog: Catalog,
+        authorizer: Arc<dyn Authorizer>,
+        audit: Arc<dyn AuditSink>,
+        options: GatewayOptions,
+    ) -> Self {
+        Gateway {
+            catalog,
+            authorizer,
+            audit,
+            options: GatewayOptions {
+                page_size: options.page_size.max(1),
+                ..options
+            },
+        }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The options.
+    pub fn options(&self) -> &GatewayOptions {
+        &self.options
+    }
+
+    /// One page of the tools `identity` may call. Cursors are opaque to
+    /// clients; here they are the catalog position to resume from.
+    pub fn list_tools(
+        &self,
+        identity: &Identity,
+        cursor: Option<&str>,
+    ) -> Result<ToolPage, CallError> {
+        let start = match cursor {
+            None => 0,
+            Some(cursor) => decode_cursor(cursor).ok_or(CallError::InvalidCursor)?,
+        };
+        let entries = self.catalog.entries();
+        if start > entries.len() {
+            return Err(CallError::InvalidCursor);
+        }
+        let mut tools = Vec::new();
+        let mut position = start;
+        while position < entries.len() && tools.len() < self.options.page_size {
+            let entry = &entries[position];
+            if self
+                .authorizer
+                .decide(identity, &entry.spec, None)
+                .is_allowed()
+            {
+                tools.push(entry.listed.clone());
+            }
+            position += 1;
+        }
+        let more = entries[position..]
+            .iter()
+            .any(|e| self.authorizer.decide(identity, &e.spec, None).is_allowed());
+        Ok(ToolPage {
+            tools,
+            next_cursor: more.then(|| encode_cursor(position)),
+        })
+    }
+
+    /// Perform one `tools/call`: authorize, validate, call, audit.
+    pub async fn call_tool(
+        &self,
+        context: &CallContext,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<ToolOutput, CallError> {
+        let started = Instant::now();
+        let arrived = SystemTime::now();
+        let audit = |decision: Decision,
+                     outcome: Outcome,
+                     backend_status: Option<u16>,
+                     arguments: Option<&Map<String, Value>>| {
+            self.audit.record(AuditEvent {
+                time: arrived,
+                request_id: context.request_id.clone(),
+                subject: context.identity.subject.clone(),
+                auth_method: context.identity.auth,
+                credential_id: context.identity.credential_id.clone(),
+                source: context.source.map(|s| s.to_string()),
+                method: "tools/call".to_owned(),
+                tool: Some(name.to_owned()),
+                arguments: arguments.map(|a| Value::Object(a.clone())),
+                decision,
+                outcome,
+                backend_status,
+                latency: started.elapsed(),
+            });
+        };
+
+        let Some(entry) = self.catalog.get(name) else {
+            let decision = Decision::Deny {
+                reason: DenyReason::NoMatchingGrant,
+                missing_scopes: Vec::new(),
+            };
+            audit(decision, Outcome::NotExecuted, None, None);
+            return Err(CallError::UnknownTool(name.to_owned()));
+        };
+        let decision = self
+            .authorizer
+            .decide(&context.identity, &entry.spec, Some(&arguments));
+        if let Decision::Deny {
+            reason,
+            missing_scopes,
+        } = &decision
+        {
+            audit(
+                decision.clone(),
+                Outcome::NotExecuted,
+                None,
+                Some(&arguments),
+            );
+            return Err(CallError::Denied {
+                tool: name.to_owned(),
+                reason: reason.clone(),
+                missing_scopes: missing_scopes.clone(),
+            });
+        }
+        if let Err(problems) = entry.validator.check(&arguments) {
+            audit(decision, Outcome::NotExecuted, None, Some(&arguments));
+            return Ok(ToolOutput::error(format!(
+                "The arguments do not match the input schema of `{name}`; nothing was sent to the backend.\n{problems}"
+            )));
+        }
+        let output = entry.backend.call(name, &arguments).await;
+        let outcome = if output.is_error {
+            Outcome::BackendError
+        } else {
+            Outcome::Success
+        };
+        audit(decision, outcome, output.backend_status, Some(&arguments));
+        Ok(output)
+    }
+}
+
+fn encode_cursor(position: usize) -> String {
+    format!("p{position}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    cursor.strip_prefix('p')?.parse().ok()
+}

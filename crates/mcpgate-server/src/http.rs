@@ -1,0 +1,218 @@
+//! The Streamable HTTP transport: one MCP endpoint behind a `Host`/`Origin`
+//! guard and the authenticate stage.
+//!
+//! Layer order (outermost first): body limit → host/origin guard →
+//! authenticate → MCP. A request that fails a check never reaches the MCP
+//! parser.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use mcpgate_auth::{AuthError, Authenticator, RequestFacts};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::Gateway;
+use crate::mcp::McpHandler;
+
+/// How the HTTP transport is exposed.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Path of the MCP endpoint, e.g. `/mcp`.
+    pub path: String,
+    /// Accepted `Host` header values: `host:port`, or `host` for any port.
+    /// Requests naming another host are refused (DNS rebinding defence).
+    pub allowed_hosts: Vec<String>,
+    /// Accepted `Origin` header values (`scheme://host[:port]`). A request
+    /// without `Origin` (not from a browser) is not affected.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// The guard's settings, normalised once.
+#[derive(Clone)]
+struct Guard {
+    hosts: Arc<[String]>,
+    origins: Arc<[String]>,
+}
+
+#[derive(Clone)]
+struct AuthState {
+    authenticator: Arc<dyn Authenticator>,
+}
+
+/// The axum router serving MCP at `options.path` and `/healthz`.
+///
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
+/// that audit records can name the peer. Cancel `shutdown` to end open
+/// MCP streams.
+pub fn router(
+    gateway: Arc<Gateway>,
+    authenticator: Arc<dyn Authenticator>,
+    options: &HttpOptions,
+    shutdown: CancellationToken,
+) -> Router {
+    let config = StreamableHttpServerConfig::default()
+        // Host and Origin are checked by our own guard, configured once.
+        .disable_allowed_hosts()
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_cancellation_token(shutdown);
+    let handler = McpHandler::for_http(gateway.clone());
+    let mcp: StreamableHttpService<McpHandler, LocalSessionManager> =
+        StreamableHttpService::new(move || Ok(handler.clone()), Default::default(), config);
+
+    let guard = Guard {
+        hosts: options
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        origins: options
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect(),
+    };
+    let mcp_routes =
+        Router::new()
+            .nest_service(&options.path, mcp)
+            .layer(middleware::from_fn_with_state(
+                AuthState { authenticator },
+                authenticate,
+            ));
+    let tools = gateway.catalog().len();
+    Router::new()
+        .route(
+            "/healthz",
+            get(move || async move { axum::Json(json!({ "status": "ok", "tools": tools })) }),
+        )
+        .merge(mcp_routes)
+        .layer(middleware::from_fn_with_state(guard, host_and_origin_guard))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            options.max_body_bytes,
+        ))
+}
+
+async fn host_and_origin_guard(
+    State(guard): State<Guard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    // HTTP/2 carries the authority in the URI instead of a Host header.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    if !guard.hosts.is_empty()
+        && !host
+            .as_deref()
+            .is_some_and(|h| host_allowed(&guard.hosts, h))
+    {
+        return forbidden("the Host header does not name this server");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin
+            .to_str()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_ascii_lowercase();
+        if !guard.origins.iter().any(|allowed| *allowed == origin) {
+            return forbidden(
+                "requests from this Origin are not allowed; add it to server.allowed_origins",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+fn host_allowed(allowed: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let name = match host.rfind(':') {
+        Some(i) if !host.ends_with(']') => &host[..i],
+        _ => host.as_str(),
+    };
+    allowed.iter().any(|entry| *entry == host || *entry == name)
+}
+
+async fn authenticate(
+    State(state): State<AuthState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let facts = RequestFacts {
+        headers: request.headers(),
+        peer,
+    };
+    match state.authenticator.authenticate(facts).await {
+        Ok(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(error) => unauthorized(&error, request.headers()),
+    }
+}
+
+fn unauthorized(error: &AuthError, _headers: &HeaderMap) -> Response {
+    let challenge = match error {
+        AuthError::Missing => "Bearer".to_owned(),
+        AuthError::Invalid(_) => "Bearer error=\"invalid_token\"".to_owned(),
+    };
+    let mut response = json_rpc_error(StatusCode::UNAUTHORIZED, -32001, "authentication required");
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn forbidden(message: &str) -> Response {
+    json_rpc_error(StatusCode::FORBIDDEN, -32600, message)
+}
+
+fn json_rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+    let body =
+        json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } });
+    let mut response = (status, Body::from(body.to_string())).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn host_matching() {
+        let allowed = vec![
+            "127.0.0.1:8080".to_owned(),
+            "localhost".to_owned(),
+            "[::1]:8080".to_owned(),
+        ];
+        assert!(host_allowed(&allowed, "127.0.0.1:8080"));
+        assert!(host_allowed(&allowed, "LOCALHOST:9999"));
+        assert!(host_allowed(&allowed, "[::1]:8080"));
+        assert!(!host_allowed(&allowed, "127.0.0.1:8081"));
+        assert!(!host_allowed(&allowed, "evil.example:8080"));
+        assert!(!host_allowed(&allowed, "127.0.0.1.evil.example:8080"));
+    }
+}

@@ -1,0 +1,265 @@
+//! Config → a running gateway's parts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use mcpgate_auth::{LocalUser, LocalUserOnly};
+use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
+use mcpgate_server::http::HttpOptions;
+use mcpgate_server::{Catalog, Gateway, GatewayOptions, LogAuditSink, OpenApiBackend};
+use url::Url;
+
+use crate::config::{BackendConfig, CredentialConfig, LoadedConfig, ServerConfig};
+
+/// Largest spec accepted from a URL.
+const MAX_SPEC_BYTES: usize = 64 * 1024 * 1024;
+
+/// One backend ready to join the catalog.
+pub struct BackendParts {
+    /// Its name in the config.
+    pub name: String,
+    /// The imported spec.
+    pub import: Import,
+    /// Where calls go.
+    pub base_url: Url,
+    /// Its own credential.
+    pub credential: Option<BackendCredential>,
+    /// Per-call limit.
+    pub timeout: Duration,
+    /// Response size limit.
+    pub max_response_bytes: usize,
+    /// Prefix for its tool names.
+    pub tool_prefix: String,
+}
+
+/// Everything `serve` needs.
+pub struct Assembled {
+    /// The gateway.
+    pub gateway: Arc<Gateway>,
+    /// HTTP transport settings.
+    pub http: HttpOptions,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The URL clients use.
+    pub public_url: Url,
+    /// Import warnings, prefixed with their backend.
+    pub warnings: Vec<String>,
+}
+
+/// Build the gateway described by `loaded`.
+pub async fn from_config(loaded: &LoadedConfig) -> anyhow::Result<Assembled> {
+    let config = &loaded.config;
+    if config.backends.is_empty() {
+        bail!(
+            "{}: no backends are configured; add a [backends.NAME] section with `spec = \"openapi.yaml\"`",
+            loaded.path.display()
+        );
+    }
+    let mut parts = Vec::new();
+    for (name, backend) in &config.backends {
+        parts.push(
+            backend_parts(name, backend, loaded.base_dir())
+                .await
+                .with_context(|| format!("{}: backends.{name}", loaded.path.display()))?,
+        );
+    }
+    from_parts(&config.server, parts)
+}
+
+/// Build the gateway from already prepared backends (the demo uses this).
+pub fn from_parts(server: &ServerConfig, backends: Vec<BackendParts>) -> anyhow::Result<Assembled> {
+    let mut catalog = Catalog::new();
+    let mut warnings = Vec::new();
+    for backend in backends {
+        warnings.extend(
+            backend
+                .import
+                .warnings
+                .iter()
+                .map(|w| format!("backends.{}: {w}", backend.name)),
+        );
+        let executor = HttpExecutor::new(ExecutorConfig {
+            base_url: backend.base_url,
+            credential: backend.credential,
+            timeout: backend.timeout,
+            max_response_bytes: backend.max_response_bytes,
+        })
+        .context("cannot create the HTTP client")?;
+        let mut operations = HashMap::new();
+        let mut specs = Vec::new();
+        for tool in backend.import.tools {
+            let mut spec = tool.spec;
+            spec.backend = backend.name.clone();
+            if !backend.tool_prefix.is_empty() {
+                spec.name = format!("{}{}", backend.tool_prefix, spec.name);
+                if !mcpgate_core::is_valid_tool_name(&spec.name) {
+                    bail!(
+                        "backends.{}: tool name `{}` is longer than 64 characters with the prefix; shorten tool_prefix",
+                        backend.name,
+                        spec.name
+                    );
+                }
+            }
+            operations.insert(spec.name.clone(), tool.operation);
+            specs.push(spec);
+        }
+        let served: Arc<dyn mcpgate_server::Backend> =
+            Arc::new(OpenApiBackend::new(executor, operations));
+        for spec in specs {
+            catalog.add(spec, served.clone())?;
+        }
+    }
+    let public_url = match &server.public_url {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{}{}", server.listen, server.path))
+            .context("server.listen and server.path do not make a URL")?,
+    };
+    let gateway = Gateway::new(
+        catalog,
+        Arc::new(LocalUserOnly),
+        Arc::new(LogAuditSink),
+        GatewayOptions {
+            page_size: server.page_size,
+            instructions: server.instructions.clone(),
+        },
+    );
+    Ok(Assembled {
+        gateway: Arc::new(gateway),
+        http: http_options(server, &public_url),
+        listen: server.listen,
+        public_url,
+        warnings,
+    })
+}
+
+/// The authenticator for the configured mode (only `none` exists so far).
+pub fn authenticator() -> Arc<dyn mcpgate_auth::Authenticator> {
+    Arc::new(LocalUser)
+}
+
+fn http_options(server: &ServerConfig, public_url: &Url) -> HttpOptions {
+    let port = server.listen.port();
+    let mut hosts = vec![server.listen.to_string()];
+    if server.listen.ip().is_loopback() || server.listen.ip().is_unspecified() {
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
+    }
+    if let Some(host) = public_url.host_str() {
+        match public_url.port() {
+            Some(port) => hosts.push(format!("{host}:{port}")),
+            None => hosts.push(host.to_owned()),
+        }
+    }
+    hosts.extend(server.allowed_hosts.iter().cloned());
+    let mut origins = vec![public_url.origin().ascii_serialization()];
+    origins.extend(server.allowed_origins.iter().cloned());
+    HttpOptions {
+        path: server.path.clone(),
+        allowed_hosts: hosts,
+        allowed_origins: origins,
+        max_body_bytes: server.max_body_bytes,
+    }
+}
+
+async fn backend_parts(
+    name: &str,
+    backend: &BackendConfig,
+    base_dir: &Path,
+) -> anyhow::Result<BackendParts> {
+    let text = read_spec(&backend.spec, base_dir).await?;
+    let import = mcpgate_openapi::import_str(&text, name)
+        .with_context(|| format!("spec {}", backend.spec))?;
+    let base_url = match &backend.base_url {
+        Some(url) => url.clone(),
+        None => import
+            .default_server
+            .as_deref()
+            .and_then(|s| Url::parse(s).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .with_context(|| {
+                format!(
+                    "the spec declares no absolute http(s) server URL (found {:?}); set base_url",
+                    import.default_server
+                )
+            })?,
+    };
+    let credential = backend
+        .credential
+        .as_ref()
+        .map(|c| resolve_credential(c, base_dir))
+        .transpose()
+        .context("credential")?;
+    Ok(BackendParts {
+        name: name.to_owned(),
+        import,
+        base_url,
+        credential,
+        timeout: backend.timeout,
+        max_response_bytes: backend.max_response_bytes,
+        tool_prefix: backend.tool_prefix.clone(),
+    })
+}
+
+fn resolve_credential(
+    config: &CredentialConfig,
+    base_dir: &Path,
+) -> anyhow::Result<BackendCredential> {
+    Ok(match config {
+        CredentialConfig::Header { name, value } => BackendCredential::Header {
+            name: name.clone(),
+            value: value.resolve(base_dir)?,
+        },
+        CredentialConfig::Query { name, value } => BackendCredential::Query {
+            name: name.clone(),
+            value: value.resolve(base_dir)?,
+        },
+        CredentialConfig::Cookie { name, value } => BackendCredential::Cookie {
+            name: name.clone(),
+            value: value.resolve(base_dir)?,
+        },
+        CredentialConfig::Bearer { value } => BackendCredential::Bearer(value.resolve(base_dir)?),
+        CredentialConfig::Basic { username, password } => BackendCredential::Basic {
+            username: username.clone(),
+            password: password.resolve(base_dir)?,
+        },
+    })
+}
+
+/// Read a spec from a file (relative to the config) or an http(s) URL.
+pub async fn read_spec(location: &str, base_dir: &Path) -> anyhow::Result<String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let mut response = client
+            .get(location)
+            .send()
+            .await
+            .with_context(|| format!("cannot fetch spec {location}"))?;
+        if !response.status().is_success() {
+            bail!(
+                "fetching spec {location} answered HTTP {}",
+                response.status()
+            );
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_SPEC_BYTES {
+                bail!("spec {location} is larger than {MAX_SPEC_BYTES} bytes");
+            }
+            body.extend_from_slice(&chunk);
+        }
+        return String::from_utf8(body)
+            .with_context(|| format!("spec {location} is not UTF-8 text"));
+    }
+    let path = base_dir.join(location);
+    std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read spec file {}", path.display()))
+}

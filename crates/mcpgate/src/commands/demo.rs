@@ -1,0 +1,75 @@
+//! `mcpgate demo`: the example Inventory API behind mcpgate, in one process.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use mcpgate_core::Identity;
+use mcpgate_demo::DemoApi;
+use mcpgate_openapi::BackendCredential;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::assemble::{self, BackendParts};
+use crate::cli::DemoArgs;
+use crate::commands::serve::serve_http;
+use crate::config::ServerConfig;
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // A fresh key per run: only this process knows it, which is the point —
+    // the MCP caller never sees the backend's credential.
+    let api_key = format!("demo_{}", uuid::Uuid::new_v4().simple());
+    let api_addr = SocketAddr::from(([127, 0, 0, 1], args.api_port));
+    let listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| {
+            format!("cannot start the demo API on {api_addr}; choose another --api-port")
+        })?;
+    let api_addr = listener.local_addr()?;
+    tokio::spawn(DemoApi::new(api_key.clone()).serve(listener));
+
+    let import = mcpgate_openapi::import_str(mcpgate_demo::OPENAPI_YAML, "inventory")
+        .context("the demo's own OpenAPI file does not import")?;
+    let backend = BackendParts {
+        name: "inventory".to_owned(),
+        import,
+        base_url: Url::parse(&format!("http://{api_addr}"))?,
+        credential: Some(BackendCredential::Header {
+            name: "X-Demo-Key".to_owned(),
+            value: SecretString::from(api_key),
+        }),
+        timeout: Duration::from_secs(10),
+        max_response_bytes: 1024 * 1024,
+        tool_prefix: String::new(),
+    };
+    let server = ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        instructions: Some(
+            "Inventory demo: list, read, create, restock and delete items of a small warehouse."
+                .to_owned(),
+        ),
+        ..ServerConfig::default()
+    };
+    let assembled = assemble::from_parts(&server, vec![backend])?;
+
+    if args.stdio {
+        eprintln!("mcpgate demo: Inventory API on http://{api_addr}, MCP on stdio");
+        mcpgate_server::stdio::serve_stdio(assembled.gateway, Identity::local()).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let url = assembled.public_url.clone();
+    let tools = assembled.gateway.catalog().len();
+    println!(
+        "\nmcpgate demo is running.\n\n  \
+         Inventory REST API  http://{api_addr}  (its key is known only to the gateway)\n  \
+         MCP endpoint        {url}  ({tools} tools; no auth, loopback only)\n\n\
+         Connect an MCP client over Streamable HTTP, e.g. a desktop client's config:\n  \
+         {{\"mcpServers\": {{\"mcpgate-demo\": {{\"type\": \"http\", \"url\": \"{url}\"}}}}}}\n\n\
+         or over stdio (the client starts its own copy of the demo):\n  \
+         {{\"mcpServers\": {{\"mcpgate-demo\": {{\"command\": \"mcpgate\", \"args\": [\"demo\", \"--stdio\", \"--api-port\", \"0\"]}}}}}}\n\n\
+         Press Ctrl-C to stop.\n"
+    );
+    serve_http(assembled).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,19 @@
+//! One module per subcommand.
+
+mod check;
+mod demo;
+mod import;
+mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Import(args) => import::run(args).await,
+        Command::Check(args) => check::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}

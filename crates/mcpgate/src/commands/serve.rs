@@ -1,0 +1,131 @@
+//! `mcpgate serve`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use mcpgate_core::Identity;
+use mcpgate_server::http;
+use tokio_util::sync::CancellationToken;
+
+use crate::assemble::{self, Assembled};
+use crate::cli::ServeArgs;
+use crate::config::{self, AuthMode};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut loaded = config::load(&args.config)?;
+    if let Some(listen) = args.listen {
+        loaded.config.server.listen = listen;
+    }
+    let assembled = assemble::from_config(&loaded).await?;
+    for warning in &assembled.warnings {
+        tracing::warn!("{warning}");
+    }
+    if args.stdio {
+        tracing::info!(
+            tools = assembled.gateway.catalog().len(),
+            "serving MCP on stdio"
+        );
+        mcpgate_server::stdio::serve_stdio(assembled.gateway, Identity::local()).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    refuse_open_bind(
+        loaded.config.auth.mode,
+        assembled.listen,
+        args.insecure_no_auth,
+    )?;
+    serve_http(assembled).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Without authentication, anyone who reaches the address may call every
+/// tool: only loopback is safe, unless the operator insists.
+fn refuse_open_bind(mode: AuthMode, listen: SocketAddr, forced: bool) -> anyhow::Result<()> {
+    if mode != AuthMode::None || listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !forced {
+        bail!(
+            "refusing to serve without authentication on {listen}, which is not a loopback address: \
+             anyone who can reach it could call every tool. Bind to 127.0.0.1, configure [auth], \
+             or pass --insecure-no-auth if you really mean it"
+        );
+    }
+    tracing::warn!(
+        %listen,
+        "SERVING WITHOUT AUTHENTICATION ON A NON-LOOPBACK ADDRESS (--insecure-no-auth): \
+         anyone who can reach this address can call every tool"
+    );
+    Ok(())
+}
+
+/// Serve HTTP until Ctrl-C or SIGTERM.
+pub async fn serve_http(assembled: Assembled) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let router = http::router(
+        assembled.gateway.clone(),
+        assemble::authenticator(),
+        &assembled.http,
+        shutdown.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind(assembled.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", assembled.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        listen = %local,
+        public_url = %assembled.public_url,
+        tools = assembled.gateway.catalog().len(),
+        "mcpgate is serving MCP over Streamable HTTP"
+    );
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    })
+    .await
+    .context("the HTTP server failed")
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_auth_is_refused_off_loopback_unless_forced() {
+        let open: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let lan: SocketAddr = "192.0.2.10:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let local6: SocketAddr = "[::1]:8080".parse().unwrap();
+        assert!(refuse_open_bind(AuthMode::None, open, false).is_err());
+        assert!(refuse_open_bind(AuthMode::None, lan, false).is_err());
+        assert!(refuse_open_bind(AuthMode::None, local, false).is_ok());
+        assert!(refuse_open_bind(AuthMode::None, local6, false).is_ok());
+        assert!(refuse_open_bind(AuthMode::None, open, true).is_ok());
+    }
+}

@@ -1,0 +1,329 @@
+//! `mcpgate.toml`: reading it, and refusing it clearly when it is wrong.
+//!
+//! Every error names the file, the line and column, the key, and the fix.
+//! Unknown keys are errors (a typo must not silently drop a security
+//! setting), and secrets may only be referenced, never written inline.
+
+mod duration;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use secret::SecretRef;
+
+/// The whole config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How the gateway is exposed.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// How callers authenticate.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// The APIs behind the gateway, by name.
+    #[serde(default)]
+    pub backends: BTreeMap<String, BackendConfig>,
+    /// Reserved for authorization policies (a later version). Deserializing
+    /// one fails, so these fields exist only to refuse the sections.
+    #[allow(dead_code)]
+    pub policy: Option<Reserved>,
+    /// Reserved for the key/token store (a later version).
+    #[allow(dead_code)]
+    pub store: Option<Reserved>,
+    /// Reserved for the durable audit log (a later version).
+    #[allow(dead_code)]
+    pub audit: Option<Reserved>,
+}
+
+/// A section this version does not read yet; refused when present so that
+/// nobody believes a setting is in force when it is not.
+#[derive(Debug)]
+pub struct Reserved;
+
+impl<'de> Deserialize<'de> for Reserved {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "this section is reserved for a later version of mcpgate and is not read yet; remove it",
+        ))
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on for HTTP.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Path of the MCP endpoint.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// The URL clients use to reach the MCP endpoint (behind a proxy it
+    /// differs from `listen`). Defaults to `http://<listen><path>`.
+    pub public_url: Option<url::Url>,
+    /// Extra accepted `Host` values beyond the listen address and public URL.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call the endpoint (`https://app.example`).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Tools per `tools/list` page.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// Largest request body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Instructions shown to MCP clients.
+    pub instructions: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            path: default_path(),
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            page_size: default_page_size(),
+            max_body_bytes: default_max_body(),
+            instructions: None,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_path() -> String {
+    "/mcp".to_owned()
+}
+fn default_page_size() -> usize {
+    200
+}
+fn default_max_body() -> usize {
+    4 * 1024 * 1024
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The strategy.
+    #[serde(default)]
+    pub mode: AuthMode,
+}
+
+/// Authentication strategies this version knows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// No authentication: stdio, or HTTP on a loopback address only.
+    #[default]
+    None,
+}
+
+/// `[backends.NAME]`: one REST API described by OpenAPI.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// The OpenAPI file (relative to the config file) or an http(s) URL.
+    pub spec: String,
+    /// The API's base URL; defaults to the spec's first absolute server.
+    pub base_url: Option<url::Url>,
+    /// The backend's own credential.
+    pub credential: Option<CredentialConfig>,
+    /// Time limit for one call, e.g. `30s`.
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub timeout: Duration,
+    /// Largest accepted response body, in bytes.
+    #[serde(default = "default_max_response")]
+    pub max_response_bytes: usize,
+    /// Put before every tool name of this backend (to avoid clashes).
+    #[serde(default)]
+    pub tool_prefix: String,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_response() -> usize {
+    1024 * 1024
+}
+
+/// How the gateway presents the backend's own credential.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialConfig {
+    /// A header, e.g. `X-API-Key`.
+    Header {
+        /// Header name.
+        name: String,
+        /// The secret.
+        value: SecretRef,
+    },
+    /// A query parameter.
+    Query {
+        /// Parameter name.
+        name: String,
+        /// The secret.
+        value: SecretRef,
+    },
+    /// A cookie.
+    Cookie {
+        /// Cookie name.
+        name: String,
+        /// The secret.
+        value: SecretRef,
+    },
+    /// `Authorization: Bearer`.
+    Bearer {
+        /// The token.
+        value: SecretRef,
+    },
+    /// `Authorization: Basic`.
+    Basic {
+        /// User name (not secret).
+        username: String,
+        /// The password.
+        password: SecretRef,
+    },
+}
+
+/// A config that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid config; the message says where and why.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A loaded config and where it came from.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// The settings.
+    pub config: Config,
+    /// The file.
+    pub path: PathBuf,
+}
+
+impl LoadedConfig {
+    /// The directory relative paths in the config are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// Read and check `path`.
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let config = parse(&text, &path.display().to_string())?;
+    Ok(LoadedConfig {
+        config,
+        path: path.to_owned(),
+    })
+}
+
+/// Parse config text; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .span()
+            .map(|span| line_and_column(text, span.start))
+            .unwrap_or((0, 0));
+        ConfigError::Invalid {
+            path: origin.to_owned(),
+            line,
+            column,
+            message: error.message().trim().to_owned(),
+        }
+    })?;
+    check(&config).map_err(|message| ConfigError::Invalid {
+        path: origin.to_owned(),
+        line: 0,
+        column: 0,
+        message,
+    })?;
+    Ok(config)
+}
+
+/// Rules that span several keys.
+fn check(config: &Config) -> Result<(), String> {
+    if !config.server.path.starts_with('/') || config.server.path.len() < 2 {
+        return Err(format!(
+            "server.path `{}` must start with `/` and name a path, e.g. `/mcp`",
+            config.server.path
+        ));
+    }
+    if config.server.page_size == 0 {
+        return Err("server.page_size must be at least 1".to_owned());
+    }
+    for (name, backend) in &config.backends {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "backend name `{name}` may only use letters, digits, `_` and `-`"
+            ));
+        }
+        if !backend
+            .tool_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "backends.{name}.tool_prefix `{}` may only use letters, digits, `_` and `-`",
+                backend.tool_prefix
+            ));
+        }
+        if let Some(url) = &backend.base_url {
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!(
+                    "backends.{name}.base_url must be an http or https URL, not `{url}`"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, column)
+}
