@@ -22,7 +22,8 @@ pub enum Outcome {
 /// store, chain and ship the event.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {
-    /// When the call arrived.
+    /// When the call arrived (RFC 3339 in UTC when serialized).
+    #[serde(serialize_with = "as_rfc3339")]
     pub time: SystemTime,
     /// Correlates the event with logs.
     pub request_id: String,
@@ -46,6 +47,15 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// The backend's HTTP status, when there was one.
     pub backend_status: Option<u16>,
-    /// Time from arrival to answer.
+    /// Time from arrival to answer (milliseconds when serialized).
+    #[serde(rename = "latency_ms", serialize_with = "as_millis")]
     pub latency: Duration,
+}
+
+fn as_rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::format_rfc3339(*time))
+}
+
+fn as_millis<S: serde::Serializer>(latency: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(latency.as_secs_f64() * 1000.0)
 }

@@ -18,10 +18,12 @@ mod audit;
 mod decision;
 mod identity;
 mod output;
+mod time;
 mod tool;
 
 pub use audit::{AuditEvent, Outcome};
 pub use decision::{Decision, DenyReason};
 pub use identity::{AuthMethod, Identity};
 pub use output::ToolOutput;
+pub use time::format_rfc3339;
 pub use tool::{SecurityRequirement, ToolAnnotations, ToolSpec, is_valid_tool_name};

@@ -191,7 +191,7 @@ async fn gets_one_item_or_a_json_404() {
     assert_eq!(widget["tags"], json!(["hardware"]));
     let updated_at = widget["updatedAt"].as_str().expect("updatedAt string");
     assert!(
-        updated_at.len() == 20 && updated_at.ends_with('Z') && updated_at.as_bytes()[10] == b'T',
+        updated_at.len() == 24 && updated_at.ends_with('Z') && updated_at.as_bytes()[10] == b'T',
         "RFC 3339 date-time: {updated_at}"
     );
 

@@ -2,8 +2,8 @@
 //! guard and the authenticate stage.
 //!
 //! Layer order (outermost first): body limit → host/origin guard →
-//! authenticate → MCP. A request that fails a check never reaches the MCP
-//! parser.
+//! authenticate → JSON-RPC envelope check → MCP. A request that fails a
+//! check never reaches the MCP parser.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,11 +18,15 @@ use axum::routing::get;
 use mcpgate_auth::{AuthError, Authenticator, RequestFacts};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::Gateway;
 use crate::mcp::McpHandler;
+
+mod envelope;
+
+pub use envelope::McpCall;
 
 /// How the HTTP transport is exposed.
 #[derive(Debug, Clone)]
@@ -86,6 +90,7 @@ pub fn router(
     let mcp_routes =
         Router::new()
             .nest_service(&options.path, mcp)
+            .layer(middleware::from_fn(envelope::check_envelope))
             .layer(middleware::from_fn_with_state(
                 AuthState { authenticator },
                 authenticate,
@@ -173,7 +178,7 @@ fn unauthorized(error: &AuthError, _headers: &HeaderMap) -> Response {
         AuthError::Missing => "Bearer".to_owned(),
         AuthError::Invalid(_) => "Bearer error=\"invalid_token\"".to_owned(),
     };
-    let mut response = json_rpc_error(StatusCode::UNAUTHORIZED, -32001, "authentication required");
+    let mut response = json_rpc_error(StatusCode::UNAUTHORIZED, -32001, "authentication required", Value::Null);
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()
@@ -183,12 +188,12 @@ fn unauthorized(error: &AuthError, _headers: &HeaderMap) -> Response {
 }
 
 fn forbidden(message: &str) -> Response {
-    json_rpc_error(StatusCode::FORBIDDEN, -32600, message)
+    json_rpc_error(StatusCode::FORBIDDEN, -32600, message, Value::Null)
 }
 
-fn json_rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
-    let body =
-        json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } });
+/// An HTTP error whose body is a JSON-RPC error response.
+fn json_rpc_error(status: StatusCode, code: i32, message: &str, id: Value) -> Response {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
     let mut response = (status, Body::from(body.to_string())).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
