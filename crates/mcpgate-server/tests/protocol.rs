@@ -41,9 +41,13 @@ async fn start(page_size: usize) -> Server {
         max_response_bytes: 1 << 20,
     })
     .unwrap();
-    let operations: HashMap<_, _> =
-        import.tools.iter().map(|t| (t.spec.name.clone(), t.operation.clone())).collect();
-    let backend: Arc<dyn mcpgate_server::Backend> = Arc::new(OpenApiBackend::new(executor, operations));
+    let operations: HashMap<_, _> = import
+        .tools
+        .iter()
+        .map(|t| (t.spec.name.clone(), t.operation.clone()))
+        .collect();
+    let backend: Arc<dyn mcpgate_server::Backend> =
+        Arc::new(OpenApiBackend::new(executor, operations));
     let mut catalog = Catalog::new();
     for tool in import.tools {
         catalog.add(tool.spec, backend.clone()).unwrap();
@@ -52,7 +56,10 @@ async fn start(page_size: usize) -> Server {
         catalog,
         Arc::new(LocalUserOnly),
         Arc::new(LogAuditSink),
-        GatewayOptions { page_size, instructions: None },
+        GatewayOptions {
+            page_size,
+            instructions: None,
+        },
     ));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -67,10 +74,13 @@ async fn start(page_size: usize) -> Server {
     let app = router(gateway, Arc::new(LocalUser), &options, shutdown.clone());
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+        .unwrap();
     });
     Server {
         url: format!("http://{addr}/mcp"),
@@ -103,7 +113,9 @@ struct Reply {
 
 impl Reply {
     fn message(&self) -> &Value {
-        self.messages.last().unwrap_or_else(|| panic!("no JSON-RPC message (status {})", self.status))
+        self.messages
+            .last()
+            .unwrap_or_else(|| panic!("no JSON-RPC message (status {})", self.status))
     }
 }
 
@@ -121,7 +133,9 @@ impl Server {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        let messages = if headers.get("content-type") == Some(&HeaderValue::from_static("text/event-stream")) {
+        let messages = if headers.get("content-type")
+            == Some(&HeaderValue::from_static("text/event-stream"))
+        {
             text.lines()
                 .filter_map(|line| line.strip_prefix("data:"))
                 .filter_map(|data| serde_json::from_str(data.trim()).ok())
@@ -129,7 +143,11 @@ impl Server {
         } else {
             serde_json::from_str(&text).into_iter().collect()
         };
-        Reply { status, headers, messages }
+        Reply {
+            status,
+            headers,
+            messages,
+        }
     }
 
     async fn post_json(&self, headers: &[(&str, &str)], body: &Value) -> Reply {
@@ -138,12 +156,16 @@ impl Server {
 
     /// A 2026-07-28 request with the routing headers the spec requires.
     async fn modern(&self, id: u64, method: &str, params: Value) -> Reply {
-        let name = params.get("name").and_then(Value::as_str).map(str::to_owned);
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
         if let Some(name) = name.as_deref() {
             headers.push(("mcp-name", name));
         }
-        self.post_json(&headers, &modern_request(id, method, params)).await
+        self.post_json(&headers, &modern_request(id, method, params))
+            .await
     }
 
     /// Open a 2025-06-18 session; returns its id.
@@ -161,7 +183,10 @@ impl Server {
         let session = reply.headers["mcp-session-id"].to_str().unwrap().to_owned();
         let initialized = self
             .post_json(
-                &[("mcp-session-id", &session), ("mcp-protocol-version", "2025-06-18")],
+                &[
+                    ("mcp-session-id", &session),
+                    ("mcp-protocol-version", "2025-06-18"),
+                ],
                 &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
             )
             .await;
@@ -171,7 +196,12 @@ impl Server {
 }
 
 fn tool_names(result: &Value) -> Vec<String> {
-    result["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    result["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -181,7 +211,13 @@ async fn legacy_era_uses_sessions_and_checks_the_version_header() {
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
 
     let reply = server
-        .post_json(&[("mcp-session-id", &session), ("mcp-protocol-version", "2025-06-18")], &list)
+        .post_json(
+            &[
+                ("mcp-session-id", &session),
+                ("mcp-protocol-version", "2025-06-18"),
+            ],
+            &list,
+        )
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(tool_names(&reply.message()["result"]).len(), 6);
@@ -189,19 +225,46 @@ async fn legacy_era_uses_sessions_and_checks_the_version_header() {
     let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": {"name": "getItem", "arguments": {"itemId": 1}}});
     let reply = server
-        .post_json(&[("mcp-session-id", &session), ("mcp-protocol-version", "2025-06-18")], &call)
+        .post_json(
+            &[
+                ("mcp-session-id", &session),
+                ("mcp-protocol-version", "2025-06-18"),
+            ],
+            &call,
+        )
         .await;
-    assert_eq!(reply.message()["result"]["structuredContent"]["name"], "widget");
+    assert_eq!(
+        reply.message()["result"]["structuredContent"]["name"],
+        "widget"
+    );
 
     let unknown_session = server
-        .post_json(&[("mcp-session-id", "not-a-session"), ("mcp-protocol-version", "2025-06-18")], &list)
+        .post_json(
+            &[
+                ("mcp-session-id", "not-a-session"),
+                ("mcp-protocol-version", "2025-06-18"),
+            ],
+            &list,
+        )
         .await;
-    assert_eq!(unknown_session.status, 404, "an unknown session id is refused");
+    assert_eq!(
+        unknown_session.status, 404,
+        "an unknown session id is refused"
+    );
 
     let bad_version = server
-        .post_json(&[("mcp-session-id", &session), ("mcp-protocol-version", "1999-01-01")], &list)
+        .post_json(
+            &[
+                ("mcp-session-id", &session),
+                ("mcp-protocol-version", "1999-01-01"),
+            ],
+            &list,
+        )
         .await;
-    assert_eq!(bad_version.status, 400, "an unsupported MCP-Protocol-Version is refused");
+    assert_eq!(
+        bad_version.status, 400,
+        "an unsupported MCP-Protocol-Version is refused"
+    );
 }
 
 #[tokio::test]
@@ -209,17 +272,39 @@ async fn modern_era_is_stateless_with_discover() {
     let server = start(200).await;
     let reply = server.modern(1, "server/discover", json!({})).await;
     assert_eq!(reply.status, 200);
-    assert!(reply.headers.get("mcp-session-id").is_none(), "2026-07-28 has no sessions");
+    assert!(
+        reply.headers.get("mcp-session-id").is_none(),
+        "2026-07-28 has no sessions"
+    );
     let result = &reply.message()["result"];
-    assert!(result["supportedVersions"].as_array().unwrap().contains(&json!(MODERN)));
-    assert_eq!(result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mcpgate");
+    assert!(
+        result["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(MODERN))
+    );
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcpgate"
+    );
 
     let list = server.modern(2, "tools/list", json!({})).await;
     assert_eq!(tool_names(&list.message()["result"]).len(), 6);
 
-    let call = server.modern(3, "tools/call", json!({"name": "listItems", "arguments": {"tag": "hardware"}})).await;
+    let call = server
+        .modern(
+            3,
+            "tools/call",
+            json!({"name": "listItems", "arguments": {"tag": "hardware"}}),
+        )
+        .await;
     let items = &call.message()["result"]["structuredContent"]["items"];
-    assert_eq!(items.as_array().map(Vec::len), Some(2), "{}", call.message());
+    assert_eq!(
+        items.as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        call.message()
+    );
 }
 
 #[tokio::test]
@@ -227,13 +312,27 @@ async fn modern_era_refuses_headers_that_contradict_the_body() {
     let server = start(200).await;
     let body = modern_request(1, "tools/call", json!({"name": "health", "arguments": {}}));
     let method_mismatch = server
-        .post_json(&[("mcp-protocol-version", MODERN), ("mcp-method", "tools/list"), ("mcp-name", "health")], &body)
+        .post_json(
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "tools/list"),
+                ("mcp-name", "health"),
+            ],
+            &body,
+        )
         .await;
     assert_eq!(method_mismatch.status, 400);
     assert_eq!(method_mismatch.message()["error"]["code"], -32020);
 
     let name_mismatch = server
-        .post_json(&[("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "deleteItem")], &body)
+        .post_json(
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "deleteItem"),
+            ],
+            &body,
+        )
         .await;
     assert_eq!(name_mismatch.status, 400);
     assert_eq!(name_mismatch.message()["error"]["code"], -32020);
@@ -245,8 +344,13 @@ async fn tools_list_is_paginated_with_opaque_cursors() {
     let first = server.modern(1, "tools/list", json!({})).await;
     let first = &first.message()["result"];
     assert_eq!(tool_names(first).len(), 4);
-    let cursor = first["nextCursor"].as_str().expect("a second page").to_owned();
-    let second = server.modern(2, "tools/list", json!({"cursor": cursor})).await;
+    let cursor = first["nextCursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let second = server
+        .modern(2, "tools/list", json!({"cursor": cursor}))
+        .await;
     let second = &second.message()["result"];
     assert_eq!(tool_names(second).len(), 2);
     assert!(second.get("nextCursor").is_none());
@@ -256,9 +360,13 @@ async fn tools_list_is_paginated_with_opaque_cursors() {
     all.dedup();
     assert_eq!(all.len(), 6, "pages neither repeat nor skip tools");
 
-    let bogus = server.modern(3, "tools/list", json!({"cursor": "p9999"})).await;
+    let bogus = server
+        .modern(3, "tools/list", json!({"cursor": "p9999"}))
+        .await;
     assert_eq!(bogus.message()["error"]["code"], -32602);
-    let garbage = server.modern(4, "tools/list", json!({"cursor": "💥"})).await;
+    let garbage = server
+        .modern(4, "tools/list", json!({"cursor": "💥"}))
+        .await;
     assert_eq!(garbage.message()["error"]["code"], -32602);
 }
 
@@ -272,12 +380,20 @@ async fn malformed_json_rpc_gets_a_json_rpc_error() {
         ("42", -32600),
         (r#"{"jsonrpc":"2.0","id":1}"#, -32600),
         (r#"{"jsonrpc":"1.0","id":1,"method":"tools/list"}"#, -32600),
-        (r#"{"jsonrpc":"2.0","id":{"x":1},"method":"tools/list"}"#, -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":{"x":1},"method":"tools/list"}"#,
+            -32600,
+        ),
     ] {
         let reply = server.post(&[("mcp-protocol-version", MODERN)], body).await;
         assert_eq!(reply.status, 400, "{body}");
         assert_eq!(reply.headers["content-type"], "application/json", "{body}");
-        assert_eq!(reply.message()["error"]["code"], code, "{body}: {}", reply.message());
+        assert_eq!(
+            reply.message()["error"]["code"],
+            code,
+            "{body}: {}",
+            reply.message()
+        );
         assert_eq!(reply.message()["jsonrpc"], "2.0");
     }
     // The server is still healthy afterwards.
@@ -288,20 +404,40 @@ async fn malformed_json_rpc_gets_a_json_rpc_error() {
 #[tokio::test]
 async fn unknown_tools_and_bad_arguments_are_reported_not_executed() {
     let server = start(200).await;
-    let unknown = server.modern(1, "tools/call", json!({"name": "launchMissiles", "arguments": {}})).await;
+    let unknown = server
+        .modern(
+            1,
+            "tools/call",
+            json!({"name": "launchMissiles", "arguments": {}}),
+        )
+        .await;
     assert_eq!(unknown.message()["error"]["code"], -32602);
-    assert!(unknown.message()["error"]["message"].as_str().unwrap().contains("launchMissiles"));
+    assert!(
+        unknown.message()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("launchMissiles")
+    );
 
     for (arguments, mentions) in [
         (json!({"itemId": "one"}), "itemId"),
         (json!({}), "itemId"),
         (json!({"itemId": 1, "smuggled": "x"}), "smuggled"),
     ] {
-        let reply = server.modern(2, "tools/call", json!({"name": "getItem", "arguments": arguments})).await;
+        let reply = server
+            .modern(
+                2,
+                "tools/call",
+                json!({"name": "getItem", "arguments": arguments}),
+            )
+            .await;
         let result = &reply.message()["result"];
         assert_eq!(result["isError"], true, "{arguments}: {result}");
         let text = result["content"][0]["text"].as_str().unwrap();
-        assert!(text.contains("nothing was sent") && text.contains(mentions), "{text}");
+        assert!(
+            text.contains("nothing was sent") && text.contains(mentions),
+            "{text}"
+        );
     }
 }
 
@@ -309,9 +445,20 @@ async fn unknown_tools_and_bad_arguments_are_reported_not_executed() {
 async fn oversized_bodies_are_refused() {
     let server = start(200).await;
     let huge = "x".repeat(100 * 1024);
-    let body = modern_request(1, "tools/call", json!({"name": "createItem", "arguments": {"body": {"name": huge}}}));
+    let body = modern_request(
+        1,
+        "tools/call",
+        json!({"name": "createItem", "arguments": {"body": {"name": huge}}}),
+    );
     let reply = server
-        .post_json(&[("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "createItem")], &body)
+        .post_json(
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "createItem"),
+            ],
+            &body,
+        )
         .await;
     assert_eq!(reply.status, 413);
 }
@@ -320,20 +467,35 @@ async fn oversized_bodies_are_refused() {
 async fn foreign_origins_and_hosts_are_refused() {
     let server = start(200).await;
     let body = modern_request(1, "tools/list", json!({}));
-    let modern_headers = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/list")];
+    let modern_headers = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/list"),
+    ];
 
     let mut headers = modern_headers.to_vec();
     headers.push(("origin", "https://evil.example"));
     let reply = server.post_json(&headers, &body).await;
     assert_eq!(reply.status, 403, "a foreign Origin is refused");
-    assert!(reply.message()["error"]["message"].as_str().unwrap().contains("Origin"));
+    assert!(
+        reply.message()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Origin")
+    );
 
     let mut headers = modern_headers.to_vec();
     headers.push(("origin", "https://allowed.example"));
-    assert_eq!(server.post_json(&headers, &body).await.status, 200, "a configured Origin is allowed");
+    assert_eq!(
+        server.post_json(&headers, &body).await.status,
+        200,
+        "a configured Origin is allowed"
+    );
 
     let mut headers = modern_headers.to_vec();
     headers.push(("host", "rebound.evil.example"));
     let reply = server.post_json(&headers, &body).await;
-    assert_eq!(reply.status, 403, "a foreign Host (DNS rebinding) is refused");
+    assert_eq!(
+        reply.status, 403,
+        "a foreign Host (DNS rebinding) is refused"
+    );
 }

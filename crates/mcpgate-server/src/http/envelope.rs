@@ -36,7 +36,8 @@ pub(crate) enum EnvelopeError {
 
 /// Check one body.
 pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
     let Value::Object(message) = value else {
         let why = if value.is_array() {
             "JSON-RPC batches are not supported; send one message per request"
@@ -50,7 +51,10 @@ pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
         Some(id @ Value::String(_)) => id.clone(),
         Some(id @ Value::Number(n)) if n.is_i64() || n.is_u64() => id.clone(),
         Some(_) => {
-            return Err(EnvelopeError::Invalid("`id` must be a string or an integer", Value::Null));
+            return Err(EnvelopeError::Invalid(
+                "`id` must be a string or an integer",
+                Value::Null,
+            ));
         }
     };
     if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
@@ -59,13 +63,27 @@ pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
     match message.get("method") {
         Some(Value::String(method)) => {
             let tool = (method == "tools/call")
-                .then(|| message.get("params")?.get("name")?.as_str().map(str::to_owned))
+                .then(|| {
+                    message
+                        .get("params")?
+                        .get("name")?
+                        .as_str()
+                        .map(str::to_owned)
+                })
                 .flatten();
-            Ok(McpCall { method: Some(method.clone()), tool })
+            Ok(McpCall {
+                method: Some(method.clone()),
+                tool,
+            })
         }
         Some(_) => Err(EnvelopeError::Invalid("`method` must be a string", id)),
-        None if !id.is_null() && (message.contains_key("result") || message.contains_key("error")) => {
-            Ok(McpCall { method: None, tool: None })
+        None if !id.is_null()
+            && (message.contains_key("result") || message.contains_key("error")) =>
+        {
+            Ok(McpCall {
+                method: None,
+                tool: None,
+            })
         }
         None => Err(EnvelopeError::Invalid(
             "a JSON-RPC message needs a `method` (request or notification) or a `result`/`error` (response)",
@@ -83,12 +101,20 @@ pub(crate) async fn check_envelope(request: Request, next: Next) -> Response {
     // The body-limit layer outside this one bounds what is read here.
     let bytes: Bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
-        Err(_) => return json_rpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, "request body too large", Value::Null),
+        Err(_) => {
+            return json_rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                "request body too large",
+                Value::Null,
+            );
+        }
     };
     match inspect(&bytes) {
         Ok(call) => {
             parts.extensions.insert(call);
-            next.run(Request::from_parts(parts, Body::from(bytes))).await
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
         }
         Err(EnvelopeError::Parse(detail)) => json_rpc_error(
             StatusCode::BAD_REQUEST,
@@ -96,9 +122,12 @@ pub(crate) async fn check_envelope(request: Request, next: Next) -> Response {
             &format!("parse error: the body is not JSON ({detail})"),
             Value::Null,
         ),
-        Err(EnvelopeError::Invalid(why, id)) => {
-            json_rpc_error(StatusCode::BAD_REQUEST, -32600, &format!("invalid request: {why}"), id)
-        }
+        Err(EnvelopeError::Invalid(why, id)) => json_rpc_error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            &format!("invalid request: {why}"),
+            id,
+        ),
     }
 }
 
@@ -112,10 +141,23 @@ mod tests {
 
     #[test]
     fn accepts_requests_notifications_and_responses() {
-        let call = inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#).unwrap();
-        assert_eq!(call, McpCall { method: Some("tools/call".into()), tool: Some("t".into()) });
+        let call =
+            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#)
+                .unwrap();
+        assert_eq!(
+            call,
+            McpCall {
+                method: Some("tools/call".into()),
+                tool: Some("t".into())
+            }
+        );
         assert!(inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_ok());
-        assert_eq!(inspect(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap().method, None);
+        assert_eq!(
+            inspect(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#)
+                .unwrap()
+                .method,
+            None
+        );
     }
 
     #[test]

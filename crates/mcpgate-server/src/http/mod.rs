@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gateway::Gateway;
 use crate::mcp::McpHandler;
 
-mod envelope;
+pub(crate) mod envelope;
 
 pub use envelope::McpCall;
 
@@ -87,14 +87,13 @@ pub fn router(
             .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
             .collect(),
     };
-    let mcp_routes =
-        Router::new()
-            .nest_service(&options.path, mcp)
-            .layer(middleware::from_fn(envelope::check_envelope))
-            .layer(middleware::from_fn_with_state(
-                AuthState { authenticator },
-                authenticate,
-            ));
+    let mcp_routes = Router::new()
+        .nest_service(&options.path, mcp)
+        .layer(middleware::from_fn(envelope::check_envelope))
+        .layer(middleware::from_fn_with_state(
+            AuthState { authenticator },
+            authenticate,
+        ));
     let tools = gateway.catalog().len();
     Router::new()
         .route(
@@ -178,7 +177,12 @@ fn unauthorized(error: &AuthError, _headers: &HeaderMap) -> Response {
         AuthError::Missing => "Bearer".to_owned(),
         AuthError::Invalid(_) => "Bearer error=\"invalid_token\"".to_owned(),
     };
-    let mut response = json_rpc_error(StatusCode::UNAUTHORIZED, -32001, "authentication required", Value::Null);
+    let mut response = json_rpc_error(
+        StatusCode::UNAUTHORIZED,
+        -32001,
+        "authentication required",
+        Value::Null,
+    );
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()
