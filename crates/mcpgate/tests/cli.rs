@@ -370,3 +370,15 @@ fn stdio_answers_garbage_with_json_rpc_errors_and_keeps_serving() {
     assert_eq!(by_id(3)["result"]["tools"].as_array().unwrap().len(), 6);
     assert!(output.status.success());
 }
+
+#[test]
+fn the_example_config_checks_out() {
+    let config = repo().join("examples/demo/mcpgate.toml");
+    let output = mcpgate().args(["check", "--config"]).arg(&config).env("DEMO_API_KEY", "example").output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("6 tool(s)"), "{stdout}");
+    let without_key = mcpgate().args(["check", "--config"]).arg(&config).env_remove("DEMO_API_KEY").output().unwrap();
+    assert!(!without_key.status.success());
+    assert!(text(&without_key).1.contains("DEMO_API_KEY is not set"));
+}
