@@ -56,6 +56,9 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00.000Z");
         assert_eq!(at(1_735_732_800), "2025-01-01T12:00:00.000Z");
         assert_eq!(at(4_107_542_399), "2100-02-28T23:59:59.000Z");
-        assert_eq!(format_rfc3339(UNIX_EPOCH - Duration::from_secs(5)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 }

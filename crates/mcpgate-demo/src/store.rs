@@ -152,7 +152,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn seeds_three_items_and_numbers_new_ones_from_four() {
         let mut inventory = Inventory::seeded();
