@@ -288,16 +288,16 @@ impl HttpExecutor {
                     body.argument
                 )));
             }
-        } else if let Some(content_type) = &operation.form_content_type {
-            if !form.is_empty() {
-                headers.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static(
-                        "application/x-www-form-urlencoded",
-                    )),
-                );
-                request = request.body(form_encode(form));
-            }
+        } else if let Some(content_type) = &operation.form_content_type
+            && !form.is_empty()
+        {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static(
+                    "application/x-www-form-urlencoded",
+                )),
+            );
+            request = request.body(form_encode(form));
         }
         Ok(request.headers(headers))
     }

@@ -106,7 +106,7 @@ pub fn import_value(doc: &Value, backend: &str) -> Result<Import, ImportError> {
         names: NameAllocator::default(),
         backend,
         scheme_names: security_schemes.iter().map(|s| s.name.clone()).collect(),
-        global_security: doc.get("security").map(|s| parse_requirements(s)),
+        global_security: doc.get("security").map(parse_requirements),
         warnings: Vec::new(),
         unprotected: Vec::new(),
     };

@@ -205,11 +205,11 @@ impl<'a> SchemaBuilder<'a> {
         if pass.recursive.contains(reference) {
             return Ok((def_ref(&pass.def_key(reference)), false));
         }
-        if let Some((cached, nodes)) = self.cache.get(reference) {
-            if pass.nodes + nodes <= INLINE_NODE_BUDGET {
-                pass.nodes += nodes;
-                return Ok((cached.clone(), true));
-            }
+        if let Some((cached, nodes)) = self.cache.get(reference)
+            && pass.nodes + nodes <= INLINE_NODE_BUDGET
+        {
+            pass.nodes += nodes;
+            return Ok((cached.clone(), true));
         }
         let over_budget = pass.nodes > INLINE_NODE_BUDGET;
         let target = self.resolver.lookup(reference, at)?;
@@ -294,10 +294,8 @@ fn normalise_legacy(out: &mut Map<String, Value>, original: &Map<String, Value>)
     ] {
         if let Some(Value::Bool(flag)) = out.get(exclusive).cloned() {
             out.remove(exclusive);
-            if flag {
-                if let Some(limit) = out.remove(bound) {
-                    out.insert(exclusive.to_owned(), limit);
-                }
+            if flag && let Some(limit) = out.remove(bound) {
+                out.insert(exclusive.to_owned(), limit);
             }
         }
     }
@@ -311,10 +309,10 @@ fn normalise_legacy(out: &mut Map<String, Value>, original: &Map<String, Value>)
 }
 
 fn make_nullable(out: &mut Map<String, Value>) {
-    if let Some(Value::Array(values)) = out.get_mut("enum") {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+    if let Some(Value::Array(values)) = out.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
     }
     match out.get_mut("type") {
         Some(Value::String(t)) => {

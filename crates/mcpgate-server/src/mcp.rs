@@ -28,7 +28,7 @@ pub const FORBIDDEN_CODE: i32 = -32003;
 #[derive(Clone)]
 enum IdentitySource {
     /// Fixed for the whole connection (stdio: the local user).
-    Fixed(Identity),
+    Fixed(Box<Identity>),
     /// Put into the HTTP request's extensions by the authenticate layer.
     HttpRequest,
 }
@@ -53,7 +53,7 @@ impl McpHandler {
     pub fn for_connection(gateway: Arc<Gateway>, identity: Identity) -> Self {
         McpHandler {
             gateway,
-            identity: IdentitySource::Fixed(identity),
+            identity: IdentitySource::Fixed(Box::new(identity)),
         }
     }
 
@@ -65,7 +65,7 @@ impl McpHandler {
         context: &RequestContext<RoleServer>,
     ) -> Result<(Identity, Option<SocketAddr>), McpError> {
         match &self.identity {
-            IdentitySource::Fixed(identity) => Ok((identity.clone(), None)),
+            IdentitySource::Fixed(identity) => Ok(((**identity).clone(), None)),
             IdentitySource::HttpRequest => {
                 let parts = context.extensions.get::<http::request::Parts>();
                 let identity = parts.and_then(|p| p.extensions.get::<Identity>()).cloned();

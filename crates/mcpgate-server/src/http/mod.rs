@@ -132,7 +132,7 @@ async fn host_and_origin_guard(
             .unwrap_or("")
             .trim_end_matches('/')
             .to_ascii_lowercase();
-        if !guard.origins.iter().any(|allowed| *allowed == origin) {
+        if !guard.origins.contains(&origin) {
             return forbidden(
                 "requests from this Origin are not allowed; add it to server.allowed_origins",
             );

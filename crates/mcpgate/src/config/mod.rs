@@ -307,12 +307,12 @@ fn check(config: &Config) -> Result<(), String> {
                 backend.tool_prefix
             ));
         }
-        if let Some(url) = &backend.base_url {
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(format!(
-                    "backends.{name}.base_url must be an http or https URL, not `{url}`"
-                ));
-            }
+        if let Some(url) = &backend.base_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(format!(
+                "backends.{name}.base_url must be an http or https URL, not `{url}`"
+            ));
         }
     }
     Ok(())
