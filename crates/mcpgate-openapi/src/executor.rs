@@ -138,7 +138,7 @@ impl HttpExecutor {
         };
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return ToolOutput::error(self.describe_network_error(&error)),
+            Err(error) => return ToolOutput::error(self.describe_network_error(error)),
         };
         self.read_response(response).await
     }
@@ -205,6 +205,14 @@ impl HttpExecutor {
             }
         }
 
+        // An argument must not shadow the credential: servers that read the
+        // first of repeated query keys or cookies would take the argument.
+        match &self.config.credential {
+            Some(BackendCredential::Query { name, .. }) => query.retain(|(key, _)| key != name),
+            Some(BackendCredential::Cookie { name, .. }) => cookies
+                .retain(|cookie| cookie.split_once('=').map(|(key, _)| key) != Some(name.as_str())),
+            _ => {}
+        }
         let base = self.config.base_url.as_str().trim_end_matches('/');
         let mut url = Url::parse(&format!("{base}{path}"))
             .map_err(|e| ArgumentError(format!("the arguments do not make a valid URL: {e}")))?;
@@ -264,7 +272,7 @@ impl HttpExecutor {
 
         let mut request = self.client.request(method, url);
         if let Some(body) = &operation.body {
-            if let Some(value) = arguments.get(&body.argument) {
+            if let Some(value) = arguments.get(&body.argument).filter(|v| !v.is_null()) {
                 headers.insert(
                     CONTENT_TYPE,
                     HeaderValue::from_str(&body.content_type)
@@ -333,7 +341,7 @@ impl HttpExecutor {
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    let mut output = ToolOutput::error(self.describe_network_error(&error));
+                    let mut output = ToolOutput::error(self.describe_network_error(error));
                     output.backend_status = Some(status.as_u16());
                     return output;
                 }
@@ -375,36 +383,37 @@ impl HttpExecutor {
         }
     }
 
-    fn describe_network_error(&self, error: &reqwest::Error) -> String {
+    fn describe_network_error(&self, error: reqwest::Error) -> String {
         let host = self.config.base_url.host_str().unwrap_or("?");
         let port = self.config.base_url.port_or_known_default().unwrap_or(0);
         if error.is_timeout() {
-            format!(
+            return format!(
                 "The backend at {host}:{port} did not answer within {} s.",
                 self.config.timeout.as_secs_f32()
-            )
-        } else if error.is_connect() {
-            format!("Could not connect to the backend at {host}:{port}; is it running?")
-        } else {
-            // `without_url` keeps a query-string credential out of the text.
-            let mut plain = String::new();
-            let mut source: Option<&dyn std::error::Error> = Some(error);
-            while let Some(current) = source {
-                let message = current.to_string();
-                if !plain.contains(&message) {
-                    if !plain.is_empty() {
-                        plain.push_str(": ");
-                    }
-                    plain.push_str(&message);
-                }
-                source = current.source();
-            }
-            let url = self.config.base_url.as_str();
-            format!(
-                "The request to the backend at {host}:{port} failed: {}",
-                plain.replace(url, "")
-            )
+            );
         }
+        if error.is_connect() {
+            return format!("Could not connect to the backend at {host}:{port}; is it running?");
+        }
+        // The request URL may hold a query-string credential: drop it from
+        // the error, then redact the secret itself in case a cause repeats it.
+        let error = error.without_url();
+        let mut plain = String::new();
+        let mut source: Option<&dyn std::error::Error> = Some(&error);
+        while let Some(current) = source {
+            let message = current.to_string();
+            if !plain.contains(&message) {
+                if !plain.is_empty() {
+                    plain.push_str(": ");
+                }
+                plain.push_str(&message);
+            }
+            source = current.source();
+        }
+        if let Some(BackendCredential::Query { value, .. }) = &self.config.credential {
+            plain = plain.replace(value.expose_secret(), "[redacted]");
+        }
+        format!("The request to the backend at {host}:{port} failed: {plain}")
     }
 }
 

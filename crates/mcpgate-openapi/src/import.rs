@@ -469,6 +469,12 @@ impl<'a> Importer<'a> {
                 required,
             )
         };
+        // A wildcard says "anything goes"; we send JSON and say so.
+        let content_type = if content_type.trim().starts_with("*/*") {
+            "application/json".to_owned()
+        } else {
+            content_type
+        };
         let encoding = if is_json(&content_type) {
             BodyEncoding::Json
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
@@ -581,7 +587,7 @@ impl<'a> Importer<'a> {
                 None,
                 format!(
                     "{count} operation(s) can be called without any credential in the spec: {}; \
-                     mcpgate still requires its own authentication, but no scope protects them",
+                     behind mcpgate they are protected by its authentication and authorization alone, with no scope from the spec",
                     listed.join(", ")
                 ),
             ));

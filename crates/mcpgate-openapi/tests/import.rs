@@ -421,7 +421,9 @@ fn write_operations_reachable_with_read_scopes_are_flagged() {
 
 #[test]
 fn broken_specs_are_refused_with_a_clear_error() {
-    let cases: &[(&str, fn(&ImportError) -> bool, &str)] = &[
+    // (fixture, is the error the expected kind, text it must mention)
+    type Case = (&'static str, fn(&ImportError) -> bool, &'static str);
+    let cases: &[Case] = &[
         (
             "broken/empty.json",
             |e| matches!(e, ImportError::Empty),

@@ -314,6 +314,14 @@ fn check(config: &Config) -> Result<(), String> {
                 "backends.{name}.base_url must be an http or https URL, not `{url}`"
             ));
         }
+        if let Some(url) = &backend.base_url
+            && (url.query().is_some() || url.fragment().is_some())
+        {
+            return Err(format!(
+                "backends.{name}.base_url must not have a query or fragment (`{url}`); \
+                 a credential in the query goes in `credential = {{ kind = \"query\", ... }}`"
+            ));
+        }
     }
     Ok(())
 }
