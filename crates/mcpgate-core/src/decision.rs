@@ -28,6 +28,8 @@ impl Decision {
 pub enum DenyReason {
     /// No rule grants the call (deny by default).
     NoMatchingGrant,
+    /// The tool does not exist (or is not visible to the caller).
+    UnknownTool,
     /// The caller lacks scopes the tool requires.
     InsufficientScope,
     /// The tool may write and the gateway is in read-only mode.
@@ -42,6 +44,7 @@ impl std::fmt::Display for DenyReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DenyReason::NoMatchingGrant => f.write_str("no rule grants this call"),
+            DenyReason::UnknownTool => f.write_str("no such tool"),
             DenyReason::InsufficientScope => f.write_str("the caller lacks a required scope"),
             DenyReason::ReadOnlyMode => {
                 f.write_str("the gateway is in read-only mode and this tool may write")

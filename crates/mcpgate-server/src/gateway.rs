@@ -187,7 +187,7 @@ impl Gateway {
 
         let Some(entry) = self.catalog.get(name) else {
             let decision = Decision::Deny {
-                reason: DenyReason::NoMatchingGrant,
+                reason: DenyReason::UnknownTool,
                 missing_scopes: Vec::new(),
             };
             audit(decision, Outcome::NotExecuted, None, None);

@@ -17,6 +17,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::gateway::{CallContext, CallError, Gateway};
 
@@ -116,16 +117,20 @@ impl ServerHandler for McpHandler {
         let (identity, source) = self.caller(&context)?;
         let call = CallContext::new(identity, source);
         let arguments = request.arguments.unwrap_or_default();
-        let span = tracing::info_span!("tools/call", request_id = %call.request_id, subject = %call.identity.subject, tool = %request.name);
-        let _guard = span.enter();
-        match self
-            .gateway
+        let span = tracing::info_span!(
+            "tools/call",
+            request_id = %call.request_id,
+            subject = %call.identity.subject,
+            tool = %request.name
+        );
+        // `instrument`, not `enter`: a guard held across `.await` would lend
+        // this span to whatever else runs on the thread meanwhile.
+        self.gateway
             .call_tool(&call, &request.name, arguments)
+            .instrument(span)
             .await
-        {
-            Ok(output) => Ok(to_call_result(output).into()),
-            Err(error) => Err(to_mcp_error(error)),
-        }
+            .map(|output| to_call_result(output).into())
+            .map_err(to_mcp_error)
     }
 }
 

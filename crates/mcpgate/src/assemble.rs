@@ -1,7 +1,6 @@
 //! Config → a running gateway's parts.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +41,6 @@ pub struct Assembled {
     pub gateway: Arc<Gateway>,
     /// HTTP transport settings.
     pub http: HttpOptions,
-    /// Where to listen.
-    pub listen: SocketAddr,
     /// The URL clients use.
     pub public_url: Url,
     /// Import warnings, prefixed with their backend.
@@ -130,7 +127,6 @@ pub fn from_parts(server: &ServerConfig, backends: Vec<BackendParts>) -> anyhow:
     Ok(Assembled {
         gateway: Arc::new(gateway),
         http: http_options(server, &public_url),
-        listen: server.listen,
         public_url,
         warnings,
     })

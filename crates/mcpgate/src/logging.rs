@@ -7,12 +7,12 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::LogFormat;
 
 /// Set up logging. `level` is a level or an `EnvFilter` directive;
-/// `RUST_LOG` wins over it. The MCP SDK's own chatter is kept at `warn`
+/// `RUST_LOG` wins over it. The MCP SDK's own chatter is kept at `error`
 /// unless asked for by name.
 pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{level},rmcp=warn")))
-        .unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+        .or_else(|_| EnvFilter::try_new(format!("{level},rmcp=error")))
+        .unwrap_or_else(|_| EnvFilter::new("info,rmcp=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -231,6 +231,12 @@ fn config_mistakes_name_the_file_line_and_fix() {
         ),
         (
             format!(
+                "[backends.inventory]\nspec = \"{spec}\"\nbase_url = \"http://127.0.0.1:9/?api_key=x\"\n"
+            ),
+            vec!["base_url must not have a query"],
+        ),
+        (
+            format!(
                 "[backends.inventory]\nspec = \"{}\"\n",
                 fixture("broken/not-openapi.json")
             ),
@@ -374,11 +380,21 @@ fn stdio_answers_garbage_with_json_rpc_errors_and_keeps_serving() {
 #[test]
 fn the_example_config_checks_out() {
     let config = repo().join("examples/demo/mcpgate.toml");
-    let output = mcpgate().args(["check", "--config"]).arg(&config).env("DEMO_API_KEY", "example").output().unwrap();
+    let output = mcpgate()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("DEMO_API_KEY", "example")
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("6 tool(s)"), "{stdout}");
-    let without_key = mcpgate().args(["check", "--config"]).arg(&config).env_remove("DEMO_API_KEY").output().unwrap();
+    let without_key = mcpgate()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("DEMO_API_KEY")
+        .output()
+        .unwrap();
     assert!(!without_key.status.success());
     assert!(text(&without_key).1.contains("DEMO_API_KEY is not set"));
 }

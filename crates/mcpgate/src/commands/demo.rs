@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::assemble::{self, BackendParts};
 use crate::cli::DemoArgs;
-use crate::commands::serve::serve_http;
+use crate::commands::serve::{bind, serve_http};
 use crate::config::ServerConfig;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -43,8 +43,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         max_response_bytes: 1024 * 1024,
         tool_prefix: String::new(),
     };
+    let listener = if args.stdio {
+        None
+    } else {
+        Some(bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?)
+    };
+    let listen = match &listener {
+        Some(listener) => listener.local_addr()?,
+        None => SocketAddr::from(([127, 0, 0, 1], args.port)),
+    };
     let server = ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        listen,
         instructions: Some(
             "Inventory demo: list, read, create, restock and delete items of a small warehouse."
                 .to_owned(),
@@ -53,11 +62,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let assembled = assemble::from_parts(&server, vec![backend])?;
 
-    if args.stdio {
+    let Some(listener) = listener else {
         eprintln!("mcpgate demo: Inventory API on http://{api_addr}, MCP on stdio");
         mcpgate_server::stdio::serve_stdio(assembled.gateway, Identity::local()).await?;
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     let url = assembled.public_url.clone();
     let tools = assembled.gateway.catalog().len();
     println!(
@@ -70,6 +79,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
          {{\"mcpServers\": {{\"mcpgate-demo\": {{\"command\": \"mcpgate\", \"args\": [\"demo\", \"--stdio\", \"--api-port\", \"0\"]}}}}}}\n\n\
          Press Ctrl-C to stop.\n"
     );
-    serve_http(assembled).await?;
+    serve_http(assembled, listener).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -17,11 +17,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         loaded.config.server.listen = listen;
     }
-    let assembled = assemble::from_config(&loaded).await?;
-    for warning in &assembled.warnings {
-        tracing::warn!("{warning}");
-    }
     if args.stdio {
+        let assembled = assemble::from_config(&loaded).await?;
+        log_warnings(&assembled);
         tracing::info!(
             tools = assembled.gateway.catalog().len(),
             "serving MCP on stdio"
@@ -31,11 +29,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     refuse_open_bind(
         loaded.config.auth.mode,
-        assembled.listen,
+        loaded.config.server.listen,
         args.insecure_no_auth,
     )?;
-    serve_http(assembled).await?;
+    let listener = bind(loaded.config.server.listen).await?;
+    // With port 0 the system picks one: the URL and Host checks need the real one.
+    loaded.config.server.listen = listener.local_addr()?;
+    let assembled = assemble::from_config(&loaded).await?;
+    log_warnings(&assembled);
+    serve_http(assembled, listener).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn log_warnings(assembled: &Assembled) {
+    for warning in &assembled.warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// Bind the HTTP listener.
+pub async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
 }
 
 /// Without authentication, anyone who reaches the address may call every
@@ -59,8 +75,11 @@ fn refuse_open_bind(mode: AuthMode, listen: SocketAddr, forced: bool) -> anyhow:
     Ok(())
 }
 
-/// Serve HTTP until Ctrl-C or SIGTERM.
-pub async fn serve_http(assembled: Assembled) -> anyhow::Result<()> {
+/// Serve HTTP on `listener` until Ctrl-C or SIGTERM.
+pub async fn serve_http(
+    assembled: Assembled,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let router = http::router(
         assembled.gateway.clone(),
@@ -68,9 +87,6 @@ pub async fn serve_http(assembled: Assembled) -> anyhow::Result<()> {
         &assembled.http,
         shutdown.clone(),
     );
-    let listener = tokio::net::TcpListener::bind(assembled.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", assembled.listen))?;
     let local = listener.local_addr()?;
     tracing::info!(
         listen = %local,
