@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mcpgate_auth::LocalUserOnly;
 use mcpgate_core::{AuthMethod, Identity, ToolAnnotations, ToolSpec};
 use mcpgate_openapi::{ExecutorConfig, HttpExecutor};
-use mcpgate_server::{Catalog, CallError, Gateway, GatewayOptions, LogAuditSink, OpenApiBackend};
+use mcpgate_server::{CallError, Catalog, Gateway, GatewayOptions, LogAuditSink, OpenApiBackend};
 use serde_json::json;
 
 const TOOLS: usize = 20_000;
@@ -21,7 +21,8 @@ fn gateway(page_size: usize) -> Gateway {
         max_response_bytes: 1024,
     })
     .unwrap();
-    let backend: Arc<dyn mcpgate_server::Backend> = Arc::new(OpenApiBackend::new(executor, HashMap::new()));
+    let backend: Arc<dyn mcpgate_server::Backend> =
+        Arc::new(OpenApiBackend::new(executor, HashMap::new()));
     let mut catalog = Catalog::new();
     for i in 0..TOOLS {
         let spec = ToolSpec {
@@ -32,13 +33,24 @@ fn gateway(page_size: usize) -> Gateway {
                 .as_object()
                 .unwrap()
                 .clone(),
-            annotations: ToolAnnotations { read_only_hint: Some(i % 2 == 0), ..Default::default() },
+            annotations: ToolAnnotations {
+                read_only_hint: Some(i % 2 == 0),
+                ..Default::default()
+            },
             security: Vec::new(),
             backend: "generated".into(),
         };
         catalog.add(spec, backend.clone()).unwrap();
     }
-    Gateway::new(catalog, Arc::new(LocalUserOnly), Arc::new(LogAuditSink), GatewayOptions { page_size, instructions: None })
+    Gateway::new(
+        catalog,
+        Arc::new(LocalUserOnly),
+        Arc::new(LogAuditSink),
+        GatewayOptions {
+            page_size,
+            instructions: None,
+        },
+    )
 }
 
 #[test]
@@ -55,14 +67,21 @@ fn every_tool_of_a_huge_catalog_is_listed_exactly_once() {
         pages += 1;
         assert!(page.tools.len() <= 200);
         for tool in page.tools {
-            assert!(seen.insert(tool.name.to_string()), "{} listed twice", tool.name);
+            assert!(
+                seen.insert(tool.name.to_string()),
+                "{} listed twice",
+                tool.name
+            );
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    eprintln!("catalog of {TOOLS} built in {built:?}; listed in {pages} pages, {:?} in all", started.elapsed());
+    eprintln!(
+        "catalog of {TOOLS} built in {built:?}; listed in {pages} pages, {:?} in all",
+        started.elapsed()
+    );
     assert_eq!(seen.len(), TOOLS);
     assert_eq!(pages, TOOLS / 200);
 }
@@ -75,5 +94,8 @@ fn a_caller_who_may_call_nothing_sees_nothing_and_no_cursor() {
     let page = gateway.list_tools(&stranger, None).unwrap();
     assert!(page.tools.is_empty());
     assert!(page.next_cursor.is_none());
-    assert_eq!(gateway.list_tools(&stranger, Some("nonsense")).err(), Some(CallError::InvalidCursor));
+    assert_eq!(
+        gateway.list_tools(&stranger, Some("nonsense")).err(),
+        Some(CallError::InvalidCursor)
+    );
 }
