@@ -42,6 +42,17 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// A config for the demo spec whose backend is never reached (port 9).
+fn demo_config_without_backend(dir: &Path) -> PathBuf {
+    let config = dir.join("mcpgate.toml");
+    let toml = format!(
+        "[backends.inventory]\nspec = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n",
+        demo_spec()
+    );
+    std::fs::write(&config, toml).unwrap();
+    config
+}
+
 /// Write `config` to a fresh `mcpgate.toml` and run `mcpgate check` on it.
 fn check(config: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -263,15 +274,7 @@ fn config_mistakes_name_the_file_line_and_fix() {
 #[test]
 fn serving_without_auth_off_loopback_needs_to_be_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mcpgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[backends.inventory]\nspec = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n",
-            demo_spec()
-        ),
-    )
-    .unwrap();
+    let config = demo_config_without_backend(dir.path());
 
     let refused = mcpgate()
         .args(["serve", "--listen", "0.0.0.0:0", "--config"])
@@ -315,15 +318,7 @@ fn serving_without_auth_off_loopback_needs_to_be_forced() {
 #[test]
 fn stdio_answers_garbage_with_json_rpc_errors_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mcpgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[backends.inventory]\nspec = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n",
-            demo_spec()
-        ),
-    )
-    .unwrap();
+    let config = demo_config_without_backend(dir.path());
     let mut child = mcpgate()
         .args(["serve", "--stdio", "--config"])
         .arg(&config)

@@ -124,7 +124,9 @@ async fn host_and_origin_guard(
             .as_deref()
             .is_some_and(|h| host_allowed(&guard.hosts, h))
     {
-        return forbidden("the Host header does not name this server");
+        return forbidden(
+            "the Host header does not name this server; add it to server.allowed_hosts or set server.public_url",
+        );
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin
