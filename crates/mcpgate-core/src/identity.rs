@@ -14,6 +14,7 @@ pub enum AuthMethod {
     /// A JWT issued by a configured identity provider.
     Jwt,
     /// An OAuth access token (embedded or external authorization server).
+    #[serde(rename = "oauth")]
     OAuth,
     /// A client certificate presented over mutual TLS.
     MutualTls,

@@ -10,6 +10,8 @@
 //! - [`Decision`]: whether the call may go ahead, produced by authorization.
 //! - [`ToolOutput`]: what the backend answered.
 //! - [`AuditEvent`]: what happened, handed to the audit stage.
+//! - [`Redactor`]: removes secrets from arguments and text before they are
+//!   audited or logged.
 //!
 //! This crate does no I/O and has no async code on purpose: it must stay cheap
 //! to depend on for every other crate, including third-party ones.
@@ -18,6 +20,7 @@ mod audit;
 mod decision;
 mod identity;
 mod output;
+mod redact;
 mod time;
 mod tool;
 
@@ -25,5 +28,6 @@ pub use audit::{AuditEvent, Outcome};
 pub use decision::{Decision, DenyReason};
 pub use identity::{AuthMethod, Identity};
 pub use output::ToolOutput;
-pub use time::format_rfc3339;
+pub use redact::{REDACTED, Redactor};
+pub use time::{format_rfc3339, parse_rfc3339};
 pub use tool::{SecurityRequirement, ToolAnnotations, ToolSpec, is_valid_tool_name};

@@ -24,6 +24,94 @@ pub fn format_rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// Parse an RFC 3339 time (`2025-01-01T12:00:00Z`, with optional
+/// fraction and `Z` or a `±hh:mm` offset). Times before 1970 and malformed
+/// text give `None`.
+///
+/// ```
+/// use mcpgate_core::{format_rfc3339, parse_rfc3339};
+/// let t = parse_rfc3339("2000-02-29T01:00:00+01:00").unwrap();
+/// assert_eq!(format_rfc3339(t), "2000-02-29T00:00:00.000Z");
+/// ```
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<u64> {
+        let digits = text.get(range)?;
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+    {
+        return None;
+    }
+    if bytes[13] != b':' || bytes[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut nanos = 0u32;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let scaled: String = fraction[..digits]
+            .chars()
+            .chain(std::iter::repeat('0'))
+            .take(9)
+            .collect();
+        nanos = scaled.parse().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_seconds: i64 = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let hours: i64 = rest[1..3].parse().ok()?;
+            let minutes: i64 = rest[4..6].parse().ok()?;
+            let magnitude = hours * 3600 + minutes * 60;
+            if &rest[..1] == "+" {
+                magnitude
+            } else {
+                -magnitude
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day)?;
+    let local = days as i64 * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
+    let utc = u64::try_from(local - offset_seconds).ok()?;
+    Some(UNIX_EPOCH + std::time::Duration::new(utc, nanos))
+}
+
+/// (year, month, day) → days since 1970-01-01, for dates from 1970 on.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = year / 400;
+    let year_of_era = year - era * 400;
+    let shifted_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).checked_sub(719_468)
+}
+
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
 /// calendar (Howard Hinnant's `civil_from_days`, for non-negative days).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -60,5 +148,46 @@ mod tests {
             format_rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
             "1970-01-01T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_the_common_variants() {
+        for secs in [0, 951_782_400, 1_735_732_800, 4_107_542_399, 1_795_442_225] {
+            let text = at(secs);
+            assert_eq!(parse_rfc3339(&text).map(format_rfc3339), Some(text));
+        }
+        let base = "2025-01-01T12:00:00.000Z";
+        for variant in [
+            "2025-01-01T12:00:00Z",
+            "2025-01-01t12:00:00z",
+            "2025-01-01T13:00:00+01:00",
+            "2025-01-01T11:30:00-00:30",
+            "2025-01-01T12:00:00.000000000Z",
+        ] {
+            assert_eq!(
+                parse_rfc3339(variant).map(format_rfc3339).as_deref(),
+                Some(base),
+                "{variant}"
+            );
+        }
+        assert_eq!(
+            parse_rfc3339("2025-01-01T12:00:00.25Z")
+                .map(format_rfc3339)
+                .as_deref(),
+            Some("2025-01-01T12:00:00.250Z")
+        );
+        for bad in [
+            "",
+            "2025-01-01",
+            "2025-13-01T00:00:00Z",
+            "2025-01-01T24:00:00Z",
+            "2025-01-01T00:00:00",
+            "2025-01-01T00:00:00.Z",
+            "1969-12-31T23:59:59Z",
+            "2025-01-01T00:00:00+0100",
+            "２０２５-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }
