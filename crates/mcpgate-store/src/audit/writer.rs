@@ -1,0 +1,189 @@
+//! The batching writer: a bounded queue in front of the store, with group
+//! commit.
+//!
+//! Callers hand over an entry and wait until it is on disk. One task takes
+//! whatever has queued up (up to a batch), appends it in one transaction,
+//! and answers every waiter. Under load, many calls share one commit; when
+//! the queue is full, callers wait (back-pressure) — nothing is dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AuditEntry, CheckpointSigner};
+use crate::Store;
+
+/// Why an entry was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The store refused the batch or could not be reached.
+    #[error("the audit log could not be written: {0}")]
+    Unavailable(String),
+    /// The writer has stopped (the gateway is shutting down).
+    #[error("the audit log is closed")]
+    Closed,
+}
+
+/// Settings of the writer.
+#[derive(Debug)]
+pub struct AuditLogOptions {
+    /// Entries that may wait in the queue before callers wait too.
+    pub queue_capacity: usize,
+    /// Most entries in one transaction.
+    pub max_batch: usize,
+    /// Sign a checkpoint at least this often while records arrive.
+    pub checkpoint_interval: Duration,
+    /// The checkpoint key; without one, no checkpoints are written.
+    pub signer: Option<CheckpointSigner>,
+}
+
+impl Default for AuditLogOptions {
+    fn default() -> Self {
+        AuditLogOptions {
+            queue_capacity: 10_000,
+            max_batch: 1_000,
+            checkpoint_interval: Duration::from_secs(1),
+            signer: None,
+        }
+    }
+}
+
+/// The writer's state as health checks and metrics see it.
+#[derive(Debug, Default)]
+pub struct AuditHealth {
+    healthy: AtomicBool,
+    written: AtomicU64,
+    failed: AtomicU64,
+    batches: AtomicU64,
+}
+
+impl AuditHealth {
+    /// Whether the last write succeeded (true before the first).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+    /// Records written since start.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+    /// Records that could not be written since start.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+    /// Transactions committed since start.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+}
+
+struct Pending {
+    entry: AuditEntry,
+    done: oneshot::Sender<Result<i64, AuditError>>,
+}
+
+/// The audit log's front door. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Pending>,
+    health: Arc<AuditHealth>,
+}
+
+impl AuditLog {
+    /// Start the writer task over `store`. The task ends, after writing
+    /// what is queued, when every `AuditLog` clone has been dropped; await
+    /// the handle to know the last record is on disk.
+    pub fn start(
+        store: Arc<dyn Store>,
+        options: AuditLogOptions,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        let health = Arc::new(AuditHealth::default());
+        health.healthy.store(true, Ordering::Relaxed);
+        let task = tokio::spawn(run_writer(store, options, receiver, health.clone()));
+        (AuditLog { queue, health }, task)
+    }
+
+    /// Append `entry` and wait until it is committed; returns its sequence
+    /// number.
+    pub async fn append(&self, entry: AuditEntry) -> Result<i64, AuditError> {
+        let (done, result) = oneshot::channel();
+        self.queue
+            .send(Pending { entry, done })
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        result.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// The writer's health.
+    pub fn health(&self) -> &AuditHealth {
+        &self.health
+    }
+}
+
+async fn run_writer(
+    store: Arc<dyn Store>,
+    options: AuditLogOptions,
+    mut receiver: mpsc::Receiver<Pending>,
+    health: Arc<AuditHealth>,
+) {
+    let max_batch = options.max_batch.max(1);
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+    let mut entries: Vec<AuditEntry> = Vec::with_capacity(max_batch);
+    let mut last_checkpoint = Instant::now();
+    let mut unsigned = false;
+    loop {
+        let received = receiver.recv_many(&mut batch, max_batch).await;
+        if received == 0 {
+            break;
+        }
+        entries.clear();
+        entries.extend(batch.iter().map(|p| p.entry.clone()));
+        match store.append_audit(&entries).await {
+            Ok(head) => {
+                health.healthy.store(true, Ordering::Relaxed);
+                health
+                    .written
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                health.batches.fetch_add(1, Ordering::Relaxed);
+                let first = head.seq - batch.len() as i64 + 1;
+                for (index, pending) in batch.drain(..).enumerate() {
+                    let _ = pending.done.send(Ok(first + index as i64));
+                }
+                unsigned = true;
+                if last_checkpoint.elapsed() >= options.checkpoint_interval {
+                    sign(&*store, options.signer.as_ref(), &head).await;
+                    last_checkpoint = Instant::now();
+                    unsigned = false;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, records = batch.len(), "audit batch not written; the calls are refused");
+                health.healthy.store(false, Ordering::Relaxed);
+                health
+                    .failed
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let error = AuditError::Unavailable(error.to_string());
+                for pending in batch.drain(..) {
+                    let _ = pending.done.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+    if unsigned && let Ok(head) = store.audit_head().await {
+        sign(&*store, options.signer.as_ref(), &head).await;
+    }
+}
+
+async fn sign(store: &dyn Store, signer: Option<&CheckpointSigner>, head: &super::ChainHead) {
+    let Some(signer) = signer else { return };
+    let checkpoint = signer.sign(
+        head.seq,
+        &head.hash,
+        mcpgate_core::format_rfc3339(SystemTime::now()),
+    );
+    if let Err(error) = store.add_checkpoint(&checkpoint).await {
+        tracing::warn!(%error, seq = head.seq, "audit checkpoint not written");
+    }
+}

@@ -1,0 +1,92 @@
+//! mcpgate's state.
+//!
+//! A [`Store`] keeps what must outlive a process and be shared by every
+//! instance of a gateway: today the audit log and its signed checkpoints
+//! (keys, OAuth clients, grants and revocations join it as those features
+//! land). Two implementations, one per database, with no in-memory fake:
+//!
+//! - [`SqliteStore`] — the embedded default: one file, WAL mode, full sync.
+//! - [`PostgresStore`] — for several stateless instances behind a load
+//!   balancer.
+//!
+//! [`open`] picks one from a URL and runs the migrations. The [`audit`]
+//! module holds the hash chain, the batching writer and the verifier, which
+//! work the same over either store.
+
+pub mod audit;
+mod error;
+mod migrate;
+mod postgres;
+mod sqlite;
+
+use futures::future::BoxFuture;
+
+pub use error::StoreError;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint};
+
+/// Persistent state shared by every instance of a gateway.
+///
+/// Methods return boxed futures so the trait can be used as
+/// `Arc<dyn Store>`; the hot path never calls it directly (audit writes go
+/// through the batching [`audit::AuditLog`]).
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn kind(&self) -> &'static str;
+
+    /// Bring the schema up to date. Safe to run concurrently from several
+    /// instances.
+    fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Check that the database answers.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Append `entries` to the audit chain in one transaction, in order,
+    /// and return the new head. Each record's hash covers the previous
+    /// record's hash, its sequence number and its body.
+    fn append_audit<'a>(
+        &'a self,
+        entries: &'a [AuditEntry],
+    ) -> BoxFuture<'a, Result<ChainHead, StoreError>>;
+
+    /// The last record's sequence number and hash (genesis when empty).
+    fn audit_head(&self) -> BoxFuture<'_, Result<ChainHead, StoreError>>;
+
+    /// Records matching `filter`, in sequence order.
+    fn audit_records<'a>(
+        &'a self,
+        filter: &'a AuditFilter,
+    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>>;
+
+    /// Store a signed checkpoint.
+    fn add_checkpoint<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Every checkpoint, in sequence order.
+    fn checkpoints(&self) -> BoxFuture<'_, Result<Vec<Checkpoint>, StoreError>>;
+}
+
+/// Open the store at `url` and bring its schema up to date.
+///
+/// `sqlite:PATH` (or a bare path ending in `.db`) opens or creates a SQLite
+/// file; `postgres://…`/`postgresql://…` connects to PostgreSQL.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let store: std::sync::Arc<dyn Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            std::sync::Arc::new(PostgresStore::connect(url).await?)
+        } else if let Some(path) = url.strip_prefix("sqlite:") {
+            std::sync::Arc::new(
+                SqliteStore::open(std::path::Path::new(path.trim_start_matches("//"))).await?,
+            )
+        } else if url.ends_with(".db") {
+            std::sync::Arc::new(SqliteStore::open(std::path::Path::new(url)).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+    store.migrate().await?;
+    Ok(store)
+}

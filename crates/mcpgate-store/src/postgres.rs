@@ -1,0 +1,245 @@
+//! PostgreSQL, for several stateless gateway instances sharing one state.
+//!
+//! Appends from different instances take a transaction-scoped advisory
+//! lock, so the chain stays one line however many instances write.
+
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
+
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint, link_hash};
+use crate::migrate::{self, Migration};
+use crate::sqlite::{push_filter, record_from_row};
+use crate::{Store, StoreError};
+
+/// Advisory lock ids (arbitrary, fixed): one for migrations, one for the
+/// audit chain's head.
+const MIGRATION_LOCK: i64 = 0x6d63_7067_0001;
+const CHAIN_LOCK: i64 = 0x6d63_7067_0002;
+
+/// A [`Store`] in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user@host:port/db`). Call
+    /// [`Store::migrate`] before use (or use [`crate::open`]).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool, for tests and tools that need raw SQL.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn run_migrations(&self, migrations: &[Migration]) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        // One instance migrates at a time; the others wait, then find
+        // nothing left to do.
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *connection)
+            .await?;
+        let result = async {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS mcpgate_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )
+            .execute(&mut *connection)
+            .await?;
+            let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0)::BIGINT AS v FROM mcpgate_migrations")
+                .fetch_one(&mut *connection)
+                .await?
+                .try_get("v")?;
+            let known = migrations.last().map_or(0, |m| m.version);
+            if current > known {
+                return Err(StoreError::SchemaTooNew { found: current, known });
+            }
+            for migration in migrations.iter().filter(|m| m.version > current) {
+                let fail = |source| StoreError::Migration { version: migration.version, name: migration.name, source };
+                let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+                for statement in migrate::statements(migration.sql) {
+                    sqlx::query(AssertSqlSafe(statement)).execute(&mut *tx).await.map_err(fail)?;
+                }
+                sqlx::query("INSERT INTO mcpgate_migrations (version, name) VALUES ($1, $2)")
+                    .bind(migration.version)
+                    .bind(migration.name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                tx.commit().await.map_err(fail)?;
+                tracing::info!(version = migration.version, name = migration.name, "postgres migration applied");
+            }
+            Ok(())
+        }
+        .await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *connection)
+            .await?;
+        result
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash";
+
+impl Store for PostgresStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.run_migrations(migrate::POSTGRES))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn append_audit<'a>(
+        &'a self,
+        entries: &'a [AuditEntry],
+    ) -> BoxFuture<'a, Result<ChainHead, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CHAIN_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let mut head =
+                match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?
+                {
+                    Some(row) => ChainHead {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                    },
+                    None => ChainHead::genesis(),
+                };
+            let mut rows = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let seq = head.seq + 1;
+                let hash = link_hash(&head.hash, seq, &entry.body);
+                rows.push((
+                    seq,
+                    entry,
+                    std::mem::replace(&mut head.hash, hash.clone()),
+                    hash,
+                ));
+                head.seq = seq;
+            }
+            // One multi-row INSERT per chunk (PostgreSQL allows 65,535 binds).
+            for chunk in rows.chunks(5_000) {
+                let mut query = QueryBuilder::<Postgres>::new(format!(
+                    "INSERT INTO audit_log ({RECORD_COLUMNS}) "
+                ));
+                query.push_values(chunk, |mut row, (seq, entry, prev_hash, hash)| {
+                    row.push_bind(*seq)
+                        .push_bind(entry.time.clone())
+                        .push_bind(entry.request_id.clone())
+                        .push_bind(entry.subject.clone())
+                        .push_bind(entry.auth_method.clone())
+                        .push_bind(entry.tool.clone())
+                        .push_bind(entry.decision.clone())
+                        .push_bind(entry.outcome.clone())
+                        .push_bind(entry.body.clone())
+                        .push_bind(prev_hash.clone())
+                        .push_bind(hash.clone());
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(head)
+        })
+    }
+
+    fn audit_head(&self) -> BoxFuture<'_, Result<ChainHead, StoreError>> {
+        Box::pin(async move {
+            Ok(
+                match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?
+                {
+                    Some(row) => ChainHead {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                    },
+                    None => ChainHead::genesis(),
+                },
+            )
+        })
+    }
+
+    fn audit_records<'a>(
+        &'a self,
+        filter: &'a AuditFilter,
+    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
+        Box::pin(async move {
+            let mut query =
+                QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM audit_log"));
+            push_filter(&mut query, filter);
+            let rows = query.build().fetch_all(&self.pool).await?;
+            let mut records = rows
+                .iter()
+                .map(record_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            if filter.newest_first {
+                records.reverse();
+            }
+            Ok(records)
+        })
+    }
+
+    fn add_checkpoint<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, hash, key_id, signature, time) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (seq) DO NOTHING",
+            )
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.hash)
+            .bind(&checkpoint.key_id)
+            .bind(&checkpoint.signature)
+            .bind(&checkpoint.time)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn checkpoints(&self) -> BoxFuture<'_, Result<Vec<Checkpoint>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT seq, hash, key_id, signature, time FROM audit_checkpoints ORDER BY seq",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Checkpoint {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                        key_id: row.try_get("key_id")?,
+                        signature: row.try_get("signature")?,
+                        time: row.try_get("time")?,
+                    })
+                })
+                .collect()
+        })
+    }
+}

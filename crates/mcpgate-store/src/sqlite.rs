@@ -1,0 +1,299 @@
+//! The embedded default: one SQLite file in WAL mode with full sync, so an
+//! acknowledged record survives a crash of the process or the machine.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint, link_hash};
+use crate::migrate::{self, Migration};
+use crate::{Store, StoreError};
+
+/// A [`Store`] in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (or create) the database file at `path`. Call
+    /// [`Store::migrate`] before use (or use [`crate::open`]).
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for tests and tools that need raw SQL.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn run_migrations(&self, migrations: &[Migration]) -> Result<(), StoreError> {
+        // Everything under one IMMEDIATE transaction: a second instance
+        // starting at the same time waits for the write lock, then finds
+        // the schema current.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS mcpgate_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: i64 =
+            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM mcpgate_migrations")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+        let known = migrations.last().map_or(0, |m| m.version);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        for migration in migrations.iter().filter(|m| m.version > current) {
+            let fail = |source| StoreError::Migration {
+                version: migration.version,
+                name: migration.name,
+                source,
+            };
+            for statement in migrate::statements(migration.sql) {
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            sqlx::query("INSERT INTO mcpgate_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))")
+                .bind(migration.version)
+                .bind(migration.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "sqlite migration applied"
+            );
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash";
+
+pub(crate) fn record_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        entry: AuditEntry {
+            time: row.try_get("time")?,
+            request_id: row.try_get("request_id")?,
+            subject: row.try_get("subject")?,
+            auth_method: row.try_get("auth_method")?,
+            tool: row.try_get("tool")?,
+            decision: row.try_get("decision")?,
+            outcome: row.try_get("outcome")?,
+            body: row.try_get("body")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// The `WHERE … ORDER BY … LIMIT` part shared by both databases.
+pub(crate) fn push_filter<DB: sqlx::Database>(query: &mut QueryBuilder<DB>, filter: &AuditFilter)
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query.push(" WHERE 1 = 1");
+    if let Some(after) = filter.after_seq {
+        query.push(" AND seq > ").push_bind(after);
+    }
+    if let Some(subject) = &filter.subject {
+        query.push(" AND subject = ").push_bind(subject.clone());
+    }
+    if let Some(tool) = &filter.tool {
+        query.push(" AND tool = ").push_bind(tool.clone());
+    }
+    if let Some(decision) = &filter.decision {
+        query.push(" AND decision = ").push_bind(decision.clone());
+    }
+    if let Some(since) = &filter.since {
+        // Stored times are all `…SS.mmmZ`; bring `since` to that form so
+        // the text comparison is a time comparison.
+        let since = mcpgate_core::parse_rfc3339(since)
+            .map_or_else(|| since.clone(), mcpgate_core::format_rfc3339);
+        query.push(" AND time >= ").push_bind(since);
+    }
+    query.push(if filter.newest_first {
+        " ORDER BY seq DESC"
+    } else {
+        " ORDER BY seq"
+    });
+    if let Some(limit) = filter.limit {
+        query.push(" LIMIT ").push_bind(limit.max(0));
+    }
+}
+
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.run_migrations(migrate::SQLITE))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn append_audit<'a>(
+        &'a self,
+        entries: &'a [AuditEntry],
+    ) -> BoxFuture<'a, Result<ChainHead, StoreError>> {
+        Box::pin(async move {
+            // IMMEDIATE takes the write lock first, so reading the head and
+            // appending after it cannot interleave with another writer.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut head =
+                match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?
+                {
+                    Some(row) => ChainHead {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                    },
+                    None => ChainHead::genesis(),
+                };
+            for entry in entries {
+                let seq = head.seq + 1;
+                let hash = link_hash(&head.hash, seq, &entry.body);
+                sqlx::query(
+                    "INSERT INTO audit_log (seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(seq)
+                .bind(&entry.time)
+                .bind(&entry.request_id)
+                .bind(&entry.subject)
+                .bind(&entry.auth_method)
+                .bind(&entry.tool)
+                .bind(&entry.decision)
+                .bind(&entry.outcome)
+                .bind(&entry.body)
+                .bind(&head.hash)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                head = ChainHead { seq, hash };
+            }
+            tx.commit().await?;
+            Ok(head)
+        })
+    }
+
+    fn audit_head(&self) -> BoxFuture<'_, Result<ChainHead, StoreError>> {
+        Box::pin(async move {
+            Ok(
+                match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?
+                {
+                    Some(row) => ChainHead {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                    },
+                    None => ChainHead::genesis(),
+                },
+            )
+        })
+    }
+
+    fn audit_records<'a>(
+        &'a self,
+        filter: &'a AuditFilter,
+    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
+        Box::pin(async move {
+            let mut query =
+                QueryBuilder::<Sqlite>::new(format!("SELECT {RECORD_COLUMNS} FROM audit_log"));
+            push_filter(&mut query, filter);
+            let rows = query.build().fetch_all(&self.pool).await?;
+            let mut records = rows
+                .iter()
+                .map(record_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            if filter.newest_first {
+                records.reverse();
+            }
+            Ok(records)
+        })
+    }
+
+    fn add_checkpoint<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, hash, key_id, signature, time) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (seq) DO NOTHING",
+            )
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.hash)
+            .bind(&checkpoint.key_id)
+            .bind(&checkpoint.signature)
+            .bind(&checkpoint.time)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn checkpoints(&self) -> BoxFuture<'_, Result<Vec<Checkpoint>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT seq, hash, key_id, signature, time FROM audit_checkpoints ORDER BY seq",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Checkpoint {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                        key_id: row.try_get("key_id")?,
+                        signature: row.try_get("signature")?,
+                        time: row.try_get("time")?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
