@@ -1,27 +1,94 @@
 //! The audit stage: where every decision is written down.
 
+use std::io::Write;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
 use mcpgate_core::AuditEvent;
+use mcpgate_store::audit::{AuditEntry, AuditLog};
+
+/// Why an event could not be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the audit log is unavailable: {0}")]
+pub struct AuditUnavailable(pub String);
 
 /// Receives one [`AuditEvent`] per call that reached authorization.
 ///
-/// `record` runs on the request path before the answer is sent, so
-/// implementations must be quick (hand the event to a queue, not to a disk).
+/// `record` completes once the event is durable, so a call can be
+/// acknowledged only after its record exists. The event's arguments are
+/// already redacted.
 pub trait AuditSink: Send + Sync + 'static {
-    /// Record one event.
-    fn record(&self, event: AuditEvent);
+    /// Record one event; `Err` when it could not be made durable.
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), AuditUnavailable>>;
+
+    /// Whether the sink is currently accepting records (checked before a
+    /// call is performed, so a gateway that fails closed refuses early).
+    fn is_available(&self) -> bool;
 }
 
 /// Writes audit events as structured log lines (target `mcpgate::audit`).
 ///
-/// This is the sink until the durable, hash-chained store lands; it is
-/// synchronous and lossless but not tamper-evident.
+/// Not durable and not tamper-evident: for tests and tools that have no
+/// store. The gateway itself records into the store ([`StoreAuditSink`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogAuditSink;
 
 impl AuditSink for LogAuditSink {
-    fn record(&self, event: AuditEvent) {
-        let json = serde_json::to_string(&event)
-            .unwrap_or_else(|e| format!("{{\"unserialisable\":\"{e}\"}}"));
-        tracing::info!(target: "mcpgate::audit", event = %json, "audit");
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), AuditUnavailable>> {
+        log_event(&AuditEntry::from_event(&event).body);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn is_available(&self) -> bool {
+        true
+    }
+}
+
+fn log_event(body: &str) {
+    tracing::info!(target: "mcpgate::audit", event = %body, "audit");
+}
+
+/// Records into the hash-chained store through the batching [`AuditLog`],
+/// then copies the record to the log and, optionally, a JSON-lines file.
+pub struct StoreAuditSink {
+    log: AuditLog,
+    jsonl: Option<Mutex<Box<dyn Write + Send>>>,
+}
+
+impl StoreAuditSink {
+    /// A sink over `log`; `jsonl` receives one line per committed record.
+    pub fn new(log: AuditLog, jsonl: Option<Box<dyn Write + Send>>) -> Self {
+        StoreAuditSink {
+            log,
+            jsonl: jsonl.map(Mutex::new),
+        }
+    }
+}
+
+impl AuditSink for StoreAuditSink {
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), AuditUnavailable>> {
+        Box::pin(async move {
+            let entry = AuditEntry::from_event(&event);
+            let body = entry.body.clone();
+            let seq = self
+                .log
+                .append(entry)
+                .await
+                .map_err(|e| AuditUnavailable(e.to_string()))?;
+            log_event(&body);
+            if let Some(jsonl) = &self.jsonl {
+                let line = format!("{{\"seq\":{seq},\"record\":{body}}}\n");
+                if let Ok(mut out) = jsonl.lock()
+                    && let Err(error) = out.write_all(line.as_bytes()).and_then(|()| out.flush())
+                {
+                    tracing::warn!(%error, "audit JSON-lines sink failed; the store has the record");
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn is_available(&self) -> bool {
+        self.log.health().is_healthy()
     }
 }

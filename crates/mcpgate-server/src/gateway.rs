@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use mcpgate_auth::Authorizer;
-use mcpgate_core::{AuditEvent, Decision, DenyReason, Identity, Outcome, ToolOutput};
+use mcpgate_core::{AuditEvent, Decision, DenyReason, Identity, Outcome, Redactor, ToolOutput};
 use serde_json::{Map, Value};
 
 use crate::audit::AuditSink;
@@ -19,6 +19,11 @@ pub struct GatewayOptions {
     pub page_size: usize,
     /// Shown to clients as the server's instructions.
     pub instructions: Option<String>,
+    /// Refuse calls (and withhold results) when the audit log cannot be
+    /// written.
+    pub fail_closed: bool,
+    /// Removes secrets from arguments before they are audited.
+    pub redactor: Redactor,
 }
 
 impl Default for GatewayOptions {
@@ -26,6 +31,8 @@ impl Default for GatewayOptions {
         GatewayOptions {
             page_size: 200,
             instructions: None,
+            fail_closed: true,
+            redactor: Redactor::default(),
         }
     }
 }
@@ -71,6 +78,16 @@ pub enum CallError {
     /// A `tools/list` cursor this gateway did not hand out.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// The audit log cannot be written and the gateway fails closed.
+    #[error("{}", if *performed {
+        "the call was performed but could not be recorded in the audit log, so its result is withheld"
+    } else {
+        "the audit log is unavailable, so no calls are performed; try again later"
+    })]
+    AuditUnavailable {
+        /// Whether the backend was called before the failure.
+        performed: bool,
+    },
 }
 
 /// One page of `tools/list`.
@@ -156,6 +173,11 @@ impl Gateway {
     }
 
     /// Perform one `tools/call`: authorize, validate, call, audit.
+    ///
+    /// The answer is returned only after its audit record is durable. When
+    /// the audit log cannot be written and the gateway fails closed, calls
+    /// are refused before they reach the backend, and a result that could
+    /// not be recorded is withheld.
     pub async fn call_tool(
         &self,
         context: &CallContext,
@@ -164,11 +186,10 @@ impl Gateway {
     ) -> Result<ToolOutput, CallError> {
         let started = Instant::now();
         let arrived = SystemTime::now();
-        let audit = |decision: Decision,
-                     outcome: Outcome,
-                     backend_status: Option<u16>,
-                     arguments: Option<&Map<String, Value>>| {
-            self.audit.record(AuditEvent {
+        let mut redacted = Value::Object(arguments.clone());
+        self.options.redactor.redact_value(&mut redacted);
+        let event =
+            |decision: Decision, outcome: Outcome, backend_status: Option<u16>| AuditEvent {
                 time: arrived,
                 request_id: context.request_id.clone(),
                 subject: context.identity.subject.clone(),
@@ -177,20 +198,20 @@ impl Gateway {
                 source: context.source.map(|s| s.to_string()),
                 method: "tools/call".to_owned(),
                 tool: Some(name.to_owned()),
-                arguments: arguments.map(|a| Value::Object(a.clone())),
+                arguments: Some(redacted.clone()),
                 decision,
                 outcome,
                 backend_status,
                 latency: started.elapsed(),
-            });
-        };
+            };
 
         let Some(entry) = self.catalog.get(name) else {
             let decision = Decision::Deny {
                 reason: DenyReason::UnknownTool,
                 missing_scopes: Vec::new(),
             };
-            audit(decision, Outcome::NotExecuted, None, None);
+            self.record_refusal(event(decision, Outcome::NotExecuted, None))
+                .await;
             return Err(CallError::UnknownTool(name.to_owned()));
         };
         let decision = self
@@ -201,20 +222,20 @@ impl Gateway {
             missing_scopes,
         } = &decision
         {
-            audit(
-                decision.clone(),
-                Outcome::NotExecuted,
-                None,
-                Some(&arguments),
-            );
+            self.record_refusal(event(decision.clone(), Outcome::NotExecuted, None))
+                .await;
             return Err(CallError::Denied {
                 tool: name.to_owned(),
                 reason: reason.clone(),
                 missing_scopes: missing_scopes.clone(),
             });
         }
+        if self.options.fail_closed && !self.audit.is_available() {
+            return Err(CallError::AuditUnavailable { performed: false });
+        }
         if let Err(problems) = entry.validator.check(&arguments) {
-            audit(decision, Outcome::NotExecuted, None, Some(&arguments));
+            self.record_outcome(event(decision, Outcome::NotExecuted, None), false)
+                .await?;
             return Ok(ToolOutput::error(format!(
                 "The arguments do not match the input schema of `{name}`; nothing was sent to the backend.\n{problems}"
             )));
@@ -225,8 +246,33 @@ impl Gateway {
         } else {
             Outcome::Success
         };
-        audit(decision, outcome, output.backend_status, Some(&arguments));
+        self.record_outcome(event(decision, outcome, output.backend_status), true)
+            .await?;
         Ok(output)
+    }
+
+    /// Record a refused call. The refusal stands whether or not the record
+    /// could be written; a failure is logged.
+    async fn record_refusal(&self, event: AuditEvent) {
+        if let Err(error) = self.audit.record(event).await {
+            tracing::error!(%error, "a refused call could not be audited");
+        }
+    }
+
+    /// Record a call's outcome; when that fails and the gateway fails
+    /// closed, the answer is withheld.
+    async fn record_outcome(&self, event: AuditEvent, performed: bool) -> Result<(), CallError> {
+        match self.audit.record(event).await {
+            Ok(()) => Ok(()),
+            Err(error) if self.options.fail_closed => {
+                tracing::error!(%error, performed, "call not acknowledged: its audit record could not be written");
+                Err(CallError::AuditUnavailable { performed })
+            }
+            Err(error) => {
+                tracing::warn!(%error, "audit record lost (audit.fail_closed = false)");
+                Ok(())
+            }
+        }
     }
 }
 

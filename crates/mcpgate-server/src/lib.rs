@@ -25,7 +25,7 @@ pub mod mcp;
 pub mod stdio;
 mod validate;
 
-pub use audit::{AuditSink, LogAuditSink};
+pub use audit::{AuditSink, AuditUnavailable, LogAuditSink, StoreAuditSink};
 pub use backend::{Backend, OpenApiBackend};
 pub use catalog::{Catalog, CatalogError};
 pub use gateway::{CallContext, CallError, Gateway, GatewayOptions, ToolPage};

@@ -168,6 +168,9 @@ fn to_mcp_error(error: CallError) -> McpError {
             McpError::invalid_params(message, Some(json!({ "tool": tool })))
         }
         CallError::InvalidCursor => McpError::invalid_params(message, None),
+        CallError::AuditUnavailable { performed } => {
+            McpError::internal_error(message, Some(json!({ "performed": performed })))
+        }
         CallError::Denied {
             tool,
             missing_scopes,

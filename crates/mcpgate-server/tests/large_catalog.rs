@@ -48,7 +48,7 @@ fn gateway(page_size: usize) -> Gateway {
         Arc::new(LogAuditSink),
         GatewayOptions {
             page_size,
-            instructions: None,
+            ..GatewayOptions::default()
         },
     )
 }

@@ -58,7 +58,7 @@ async fn start(page_size: usize) -> Server {
         Arc::new(LogAuditSink),
         GatewayOptions {
             page_size,
-            instructions: None,
+            ..GatewayOptions::default()
         },
     ));
 

@@ -9,9 +9,10 @@ use anyhow::{Context, bail};
 use mcpgate_auth::{LocalUser, LocalUserOnly};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
 use mcpgate_server::http::HttpOptions;
-use mcpgate_server::{Catalog, Gateway, GatewayOptions, LogAuditSink, OpenApiBackend};
+use mcpgate_server::{Catalog, Gateway, GatewayOptions, OpenApiBackend};
 use url::Url;
 
+use crate::audit_setup::{AuditParts, AuditRuntime};
 use crate::config::{BackendConfig, CredentialConfig, LoadedConfig, ServerConfig};
 
 /// Largest spec accepted from a URL.
@@ -39,6 +40,8 @@ pub struct BackendParts {
 pub struct Assembled {
     /// The gateway.
     pub gateway: Arc<Gateway>,
+    /// The audit writer, to flush at shutdown.
+    pub audit: AuditRuntime,
     /// HTTP transport settings.
     pub http: HttpOptions,
     /// The URL clients use.
@@ -47,8 +50,9 @@ pub struct Assembled {
     pub warnings: Vec<String>,
 }
 
-/// Build the gateway described by `loaded`.
-pub async fn from_config(loaded: &LoadedConfig) -> anyhow::Result<Assembled> {
+/// Build the gateway described by `loaded`; `stdio` says MCP will run on
+/// stdin/stdout.
+pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<Assembled> {
     let config = &loaded.config;
     if config.backends.is_empty() {
         bail!(
@@ -56,6 +60,7 @@ pub async fn from_config(loaded: &LoadedConfig) -> anyhow::Result<Assembled> {
             loaded.path.display()
         );
     }
+    let audit = AuditParts::from_config(loaded, stdio).await?;
     let mut parts = Vec::new();
     for (name, backend) in &config.backends {
         parts.push(
@@ -64,11 +69,16 @@ pub async fn from_config(loaded: &LoadedConfig) -> anyhow::Result<Assembled> {
                 .with_context(|| format!("{}: backends.{name}", loaded.path.display()))?,
         );
     }
-    from_parts(&config.server, parts)
+    from_parts(&config.server, audit, parts)
 }
 
 /// Build the gateway from already prepared backends (the demo uses this).
-pub fn from_parts(server: &ServerConfig, backends: Vec<BackendParts>) -> anyhow::Result<Assembled> {
+/// Starts the audit writer, so it must run inside the Tokio runtime.
+pub fn from_parts(
+    server: &ServerConfig,
+    audit: AuditParts,
+    backends: Vec<BackendParts>,
+) -> anyhow::Result<Assembled> {
     let mut catalog = Catalog::new();
     let mut warnings = Vec::new();
     for backend in backends {
@@ -115,17 +125,21 @@ pub fn from_parts(server: &ServerConfig, backends: Vec<BackendParts>) -> anyhow:
         None => Url::parse(&format!("http://{}{}", server.listen, server.path))
             .context("server.listen and server.path do not make a URL")?,
     };
+    let (sink, audit, fail_closed, redactor) = audit.start();
     let gateway = Gateway::new(
         catalog,
         Arc::new(LocalUserOnly),
-        Arc::new(LogAuditSink),
+        Arc::new(sink),
         GatewayOptions {
             page_size: server.page_size,
             instructions: server.instructions.clone(),
+            fail_closed,
+            redactor,
         },
     );
     Ok(Assembled {
         gateway: Arc::new(gateway),
+        audit,
         http: http_options(server, &public_url),
         public_url,
         warnings,

@@ -50,6 +50,117 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the demo: an example REST API behind mcpgate, on this machine.
     Demo(DemoArgs),
+    /// Create or upgrade the store's tables (serve also does this at start).
+    Migrate(StoreArgs),
+    /// Read, export and verify the audit log.
+    Audit(AuditArgs),
+}
+
+/// Which store a command reads.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The config file; its [store] and [audit] sections are used.
+    #[arg(long, short, default_value = "mcpgate.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Use this store instead of the config's: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+/// `mcpgate audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to do with the log.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// The audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Show the newest records, and optionally follow new ones.
+    Tail {
+        /// Which store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// How many records to show.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: i64,
+        /// Keep printing records as they are written.
+        #[arg(long, short)]
+        follow: bool,
+        /// Print each record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find records by subject, tool, decision and time.
+    #[command(
+        after_help = "Example:\n  mcpgate audit query --subject alice --since 1h --decision deny"
+    )]
+    Query {
+        /// Which store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this caller.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only this tool.
+        #[arg(long)]
+        tool: Option<String>,
+        /// Only records this recent (`30m`, `1h`, `7d`) or since an RFC 3339 time.
+        #[arg(long, value_name = "AGE|TIME")]
+        since: Option<String>,
+        /// Only allowed or only denied calls.
+        #[arg(long, value_enum)]
+        decision: Option<DecisionArg>,
+        /// At most this many records (the newest).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print each record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the whole log (or a recent part) for a SIEM.
+    Export {
+        /// Which store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Only records this recent (`30m`, `1h`, `7d`) or since an RFC 3339 time.
+        #[arg(long, value_name = "AGE|TIME")]
+        since: Option<String>,
+    },
+    /// Check the whole hash chain and its signed checkpoints; exit 1 and
+    /// name the first bad record if anything was altered, removed or cut.
+    Verify {
+        /// Which store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The checkpoint public key (base64); defaults to the one derived
+        /// from the config's audit.signing_key.
+        #[arg(long, value_name = "BASE64")]
+        public_key: Option<String>,
+    },
+    /// Print a new checkpoint signing key (for audit.signing_key) and its public key.
+    Keygen,
+}
+
+/// `allow` or `deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecisionArg {
+    /// Calls that were allowed.
+    Allow,
+    /// Calls that were refused.
+    Deny,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line: `{seq, prev_hash, hash, record}`.
+    Jsonl,
 }
 
 /// `mcpgate serve`.
@@ -112,4 +223,7 @@ pub struct DemoArgs {
     /// Serve MCP on stdin/stdout instead of HTTP (the API still runs on --api-port).
     #[arg(long)]
     pub stdio: bool,
+    /// Where the demo keeps its audit log.
+    #[arg(long, default_value = "sqlite:mcpgate-demo.db", value_name = "URL")]
+    pub store: String,
 }

@@ -2,10 +2,21 @@
 //! crates together. All behaviour lives in the crates.
 
 mod assemble;
+mod audit_setup;
 mod cli;
 mod commands;
 mod config;
 mod logging;
+
+/// `println!` for command output: a closed stdout (`mcpgate audit export |
+/// head`) ends the command quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+pub(crate) use outln;
 
 use std::process::ExitCode;
 
@@ -26,9 +37,18 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli.command)) {
         Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the command failed only because its reader went away.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

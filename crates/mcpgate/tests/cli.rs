@@ -212,8 +212,20 @@ fn config_mistakes_name_the_file_line_and_fix() {
             vec!["mcpgate.toml:2:", "socket address"],
         ),
         (
-            "[audit]\nsink = \"file\"\n".to_owned(),
+            "[policy]\nfile = \"policy.cedar\"\n".to_owned(),
             vec!["mcpgate.toml:1:", "reserved for a later version"],
+        ),
+        (
+            "[store]\nurl = \"postgres://app:hunter2@db.internal/mcpgate\"\n".to_owned(),
+            vec!["mcpgate.toml:2:", "env:DATABASE_URL"],
+        ),
+        (
+            "[store]\nurl = \"mysql://db/x\"\n".to_owned(),
+            vec!["mcpgate.toml:2:", "sqlite:"],
+        ),
+        (
+            "[audit]\nsigning_key = \"MC4CAQAwBQYDK2VwBCIEIPrivateKeyInline\"\n".to_owned(),
+            vec!["mcpgate.toml:2:", "env:NAME"],
         ),
         (
             format!("[backends.inventory]\nspec = \"{spec}\"\ntimeout = \"30\"\n"),
@@ -392,4 +404,24 @@ fn the_example_config_checks_out() {
         .unwrap();
     assert!(!without_key.status.success());
     assert!(text(&without_key).1.contains("DEMO_API_KEY is not set"));
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_output_quietly() {
+    let mut child = mcpgate()
+        .args(["import", "--json", &fixture("petstore-3.0.yaml")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The pipe is closed here, as `| head -1` would.
+    let output = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(first.trim(), "{");
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

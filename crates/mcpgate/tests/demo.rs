@@ -22,8 +22,10 @@ impl Drop for Demo {
 
 #[test]
 fn the_demo_serves_the_inventory_api_as_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("demo.db").display());
     let mut child = Command::new(mcpgate_bin())
-        .args(["demo", "--port", "0", "--api-port", "0"])
+        .args(["demo", "--port", "0", "--api-port", "0", "--store", &store])
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -93,10 +95,33 @@ fn the_demo_serves_the_inventory_api_as_tools() {
             }
         }
     }
+
+    // Both calls are in the demo's audit log, and the chain verifies.
+    let audit = |args: &[&str]| {
+        let output = Command::new(mcpgate_bin()).args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let records = audit(&["audit", "query", "--store", &store, "--json"]);
+    assert!(
+        records.contains("\"listItems\"") && records.contains("\"adjustStock\""),
+        "{records}"
+    );
+    let verified = audit(&["audit", "verify", "--store", &store]);
+    assert!(
+        verified.contains("OK") && verified.contains("2 record(s)"),
+        "{verified}"
+    );
 }
 
 #[test]
 fn the_demo_runs_over_stdio_for_desktop_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("demo.db").display());
     let output = run_node_client([
         "--stdio",
         "--call",
@@ -107,6 +132,8 @@ fn the_demo_runs_over_stdio_for_desktop_clients() {
         "--stdio",
         "--api-port",
         "0",
+        "--store",
+        &store,
     ]);
     assert_eq!(
         output["calls"][0]["result"]["structuredContent"]["name"], "widget",

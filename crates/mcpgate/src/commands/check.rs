@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use crate::assemble;
 use crate::cli::CheckArgs;
 use crate::config;
+use crate::outln;
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let loaded = config::load(&args.config)?;
-    let assembled = assemble::from_config(&loaded).await?;
-    println!(
+    let assembled = assemble::from_config(&loaded, false).await?;
+    outln!(
         "{}: OK — {} tool(s) from {} backend(s), MCP endpoint {}",
         args.config.display(),
         assembled.gateway.catalog().len(),
@@ -17,7 +18,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         assembled.public_url
     );
     for warning in &assembled.warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
+    let assemble::Assembled { gateway, audit, .. } = assembled;
+    drop(gateway);
+    audit.finish().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,15 +5,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use mcpgate_core::Identity;
+use mcpgate_core::Redactor;
 use mcpgate_demo::DemoApi;
 use mcpgate_openapi::BackendCredential;
+use mcpgate_store::audit::AuditLogOptions;
 use secrecy::SecretString;
 use url::Url;
 
 use crate::assemble::{self, BackendParts};
+use crate::audit_setup::AuditParts;
 use crate::cli::DemoArgs;
-use crate::commands::serve::{bind, serve_http};
+use crate::commands::serve::{bind, serve_http, serve_stdio};
 use crate::config::ServerConfig;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -60,19 +62,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         ),
         ..ServerConfig::default()
     };
-    let assembled = assemble::from_parts(&server, vec![backend])?;
+    let store = mcpgate_store::open(&args.store)
+        .await
+        .with_context(|| format!("cannot open the demo's audit store {}", args.store))?;
+    let audit = AuditParts {
+        store,
+        options: AuditLogOptions::default(),
+        fail_closed: true,
+        redactor: Redactor::default(),
+        jsonl: None,
+    };
+    let assembled = assemble::from_parts(&server, audit, vec![backend])?;
 
     let Some(listener) = listener else {
-        eprintln!("mcpgate demo: Inventory API on http://{api_addr}, MCP on stdio");
-        mcpgate_server::stdio::serve_stdio(assembled.gateway, Identity::local()).await?;
+        eprintln!(
+            "mcpgate demo: Inventory API on http://{api_addr}, MCP on stdio, audit log in {}",
+            args.store
+        );
+        serve_stdio(assembled).await?;
         return Ok(ExitCode::SUCCESS);
     };
     let url = assembled.public_url.clone();
     let tools = assembled.gateway.catalog().len();
+    let store = &args.store;
     println!(
         "\nmcpgate demo is running.\n\n  \
          Inventory REST API  http://{api_addr}  (its key is known only to the gateway)\n  \
-         MCP endpoint        {url}  ({tools} tools; no auth, loopback only)\n\n\
+         MCP endpoint        {url}  ({tools} tools; no auth, loopback only)\n  \
+         Audit log           {store}  (see it with: mcpgate audit tail --store {store})\n\n\
          Connect an MCP client over Streamable HTTP, e.g. a desktop client's config:\n  \
          {{\"mcpServers\": {{\"mcpgate-demo\": {{\"type\": \"http\", \"url\": \"{url}\"}}}}}}\n\n\
          or over stdio (the client starts its own copy of the demo):\n  \

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::assemble::read_spec;
 use crate::cli::ImportArgs;
+use crate::outln;
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let text = read_spec(&args.spec, Path::new(".")).await?;
@@ -23,9 +24,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             "security_schemes": import.security_schemes,
             "warnings": import.warnings,
         });
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        outln!("{}", serde_json::to_string_pretty(&document)?);
     } else {
-        print_text(&import);
+        print_text(&import)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -44,8 +45,8 @@ fn tool_json(tool: &ImportedTool) -> Value {
     })
 }
 
-fn print_text(import: &Import) {
-    println!(
+fn print_text(import: &Import) -> std::io::Result<()> {
+    outln!(
         "{} {} (OpenAPI {}), {} tool(s){}",
         if import.title.is_empty() {
             "(untitled)"
@@ -64,7 +65,7 @@ fn print_text(import: &Import) {
             .map(|s| format!(", server {s}"))
             .unwrap_or_default(),
     );
-    println!();
+    outln!();
     let width = import
         .tools
         .iter()
@@ -72,13 +73,16 @@ fn print_text(import: &Import) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    outln!(
         "{:<width$}  {:<7} {:<5} {:<40} SCOPES",
-        "TOOL", "METHOD", "READ", "PATH"
+        "TOOL",
+        "METHOD",
+        "READ",
+        "PATH"
     );
     for tool in &import.tools {
         let scopes = tool.spec.declared_scopes();
-        println!(
+        outln!(
             "{:<width$}  {:<7} {:<5} {:<40} {}",
             tool.spec.name,
             tool.operation.method,
@@ -95,27 +99,28 @@ fn print_text(import: &Import) {
             },
         );
     }
-    println!();
+    outln!();
     if import.security_schemes.is_empty() {
-        println!("Security schemes: none declared");
+        outln!("Security schemes: none declared");
     } else {
-        println!("Security schemes:");
+        outln!("Security schemes:");
         for scheme in &import.security_schemes {
             let detail = serde_json::to_value(&scheme.scheme).unwrap_or_default();
-            println!(
+            outln!(
                 "  {} ({})",
                 scheme.name,
                 detail["type"].as_str().unwrap_or("?")
             );
-            println!("    callers:  {}", scheme.suggested_auth);
-            println!("    backend:  {}", scheme.suggested_backend_credential);
+            outln!("    callers:  {}", scheme.suggested_auth);
+            outln!("    backend:  {}", scheme.suggested_backend_credential);
         }
     }
     if !import.warnings.is_empty() {
-        println!();
-        println!("Warnings:");
+        outln!();
+        outln!("Warnings:");
         for warning in &import.warnings {
-            println!("  - {warning}");
+            outln!("  - {warning}");
         }
     }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod audit;
 mod check;
 mod demo;
 mod import;
@@ -15,5 +16,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Check(args) => check::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Migrate(args) => audit::migrate(args).await,
+        Command::Audit(args) => audit::run(args.command).await,
     }
 }

@@ -18,13 +18,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         loaded.config.server.listen = listen;
     }
     if args.stdio {
-        let assembled = assemble::from_config(&loaded).await?;
+        let assembled = assemble::from_config(&loaded, true).await?;
         log_warnings(&assembled);
-        tracing::info!(
-            tools = assembled.gateway.catalog().len(),
-            "serving MCP on stdio"
-        );
-        mcpgate_server::stdio::serve_stdio(assembled.gateway, Identity::local()).await?;
+        serve_stdio(assembled).await?;
         return Ok(ExitCode::SUCCESS);
     }
     refuse_open_bind(
@@ -35,7 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = bind(loaded.config.server.listen).await?;
     // With port 0 the system picks one: the URL and Host checks need the real one.
     loaded.config.server.listen = listener.local_addr()?;
-    let assembled = assemble::from_config(&loaded).await?;
+    let assembled = assemble::from_config(&loaded, false).await?;
     log_warnings(&assembled);
     serve_http(assembled, listener).await?;
     Ok(ExitCode::SUCCESS)
@@ -75,26 +71,34 @@ fn refuse_open_bind(mode: AuthMode, listen: SocketAddr, forced: bool) -> anyhow:
     Ok(())
 }
 
-/// Serve HTTP on `listener` until Ctrl-C or SIGTERM.
+/// Serve HTTP on `listener` until Ctrl-C or SIGTERM, then write what the
+/// audit log still has queued.
 pub async fn serve_http(
     assembled: Assembled,
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<()> {
+    let Assembled {
+        gateway,
+        audit,
+        http: options,
+        public_url,
+        ..
+    } = assembled;
     let shutdown = CancellationToken::new();
     let router = http::router(
-        assembled.gateway.clone(),
+        gateway.clone(),
         assemble::authenticator(),
-        &assembled.http,
+        &options,
         shutdown.clone(),
     );
-    let local = listener.local_addr()?;
     tracing::info!(
-        listen = %local,
-        public_url = %assembled.public_url,
-        tools = assembled.gateway.catalog().len(),
+        listen = %listener.local_addr()?,
+        public_url = %public_url,
+        tools = gateway.catalog().len(),
         "mcpgate is serving MCP over Streamable HTTP"
     );
-    axum::serve(
+    drop(gateway);
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
@@ -104,7 +108,19 @@ pub async fn serve_http(
         shutdown.cancel();
     })
     .await
-    .context("the HTTP server failed")
+    .context("the HTTP server failed");
+    audit.finish().await;
+    served
+}
+
+/// Serve one MCP session on stdin/stdout, then write what the audit log
+/// still has queued.
+pub async fn serve_stdio(assembled: Assembled) -> anyhow::Result<()> {
+    let Assembled { gateway, audit, .. } = assembled;
+    tracing::info!(tools = gateway.catalog().len(), "serving MCP on stdio");
+    let served = mcpgate_server::stdio::serve_stdio(gateway, Identity::local()).await;
+    audit.finish().await;
+    Ok(served?)
 }
 
 async fn wait_for_signal() {

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use secret::SecretRef;
+pub use duration::parse_duration;
+pub use secret::{SecretError, SecretRef};
 
 /// The whole config file.
 #[derive(Debug, Deserialize)]
@@ -30,15 +31,107 @@ pub struct Config {
     #[serde(default)]
     pub backends: BTreeMap<String, BackendConfig>,
     /// Reserved for authorization policies (a later version). Deserializing
-    /// one fails, so these fields exist only to refuse the sections.
+    /// one fails, so the field exists only to refuse the section.
     #[allow(dead_code)]
     pub policy: Option<Reserved>,
-    /// Reserved for the key/token store (a later version).
-    #[allow(dead_code)]
-    pub store: Option<Reserved>,
-    /// Reserved for the durable audit log (a later version).
-    #[allow(dead_code)]
-    pub audit: Option<Reserved>,
+    /// Where state and the audit log live.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` (relative to the config file), `postgres://…` without a
+    /// password, or `env:NAME`/`file:PATH` holding either. Defaults to
+    /// `sqlite:mcpgate.db` next to the config file.
+    pub url: Option<StoreUrl>,
+}
+
+/// A store URL, or a reference to one that holds a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// Written in the config (no password in it).
+    Plain(String),
+    /// Read from the environment or a file.
+    Secret(SecretRef),
+}
+
+impl<'de> Deserialize<'de> for StoreUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.starts_with("env:") || text.starts_with("file:") {
+            return SecretRef::parse(&text)
+                .map(StoreUrl::Secret)
+                .map_err(serde::de::Error::custom);
+        }
+        if let Ok(url) = url::Url::parse(&text)
+            && url.password().is_some()
+        {
+            return Err(serde::de::Error::custom(
+                "this URL holds a password, and secrets may not be written into the config; \
+                 put the URL in an environment variable and write `url = \"env:DATABASE_URL\"`",
+            ));
+        }
+        if !(text.starts_with("sqlite:")
+            || text.starts_with("postgres://")
+            || text.starts_with("postgresql://"))
+        {
+            return Err(serde::de::Error::custom(
+                "a store URL starts with `sqlite:` or `postgres://` (or is `env:NAME` / `file:PATH`)",
+            ));
+        }
+        Ok(StoreUrl::Plain(text))
+    }
+}
+
+/// `[audit]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Refuse calls, and withhold results, when the audit log cannot be
+    /// written. Turning this off trades the guarantee for availability.
+    #[serde(default = "yes")]
+    pub fail_closed: bool,
+    /// Ed25519 key (base64 seed from `mcpgate audit keygen`) that signs
+    /// checkpoints, so that cutting records off the end is detected.
+    pub signing_key: Option<SecretRef>,
+    /// How often a checkpoint is signed while records arrive.
+    #[serde(
+        default = "default_checkpoint_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub checkpoint_interval: Duration,
+    /// Argument names to redact beyond the built-in list (password, token,
+    /// api_key, authorization, …).
+    #[serde(default)]
+    pub redact_fields: Vec<String>,
+    /// Also write each record as a JSON line to this file, or `stdout`.
+    pub jsonl: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            fail_closed: true,
+            signing_key: None,
+            checkpoint_interval: default_checkpoint_interval(),
+            redact_fields: Vec::new(),
+            jsonl: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 /// A section this version does not read yet; refused when present so that
@@ -236,7 +329,34 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// The directory relative paths in the config are resolved against.
     pub fn base_dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
+    }
+
+    /// The store URL, with secrets resolved and relative SQLite paths made
+    /// relative to the config file.
+    pub fn store_url(&self) -> Result<String, SecretError> {
+        let url = match &self.config.store.url {
+            None => {
+                return Ok(format!(
+                    "sqlite:{}",
+                    self.base_dir().join("mcpgate.db").display()
+                ));
+            }
+            Some(StoreUrl::Plain(url)) => url.clone(),
+            Some(StoreUrl::Secret(reference)) => {
+                secrecy::ExposeSecret::expose_secret(&reference.resolve(self.base_dir())?)
+                    .to_owned()
+            }
+        };
+        Ok(match url.strip_prefix("sqlite:") {
+            Some(path) if !Path::new(path).is_absolute() => {
+                format!("sqlite:{}", self.base_dir().join(path).display())
+            }
+            _ => url,
+        })
     }
 }
 
