@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use mcpgate_core::ToolOutput;
+use mcpgate_core::{REDACTED, Redactor, ToolOutput};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue,
@@ -347,10 +347,12 @@ impl HttpExecutor {
                 }
             }
         }
-        let text = String::from_utf8_lossy(&body).into_owned();
+        // A backend that echoes its own credential must not hand it to the
+        // MCP caller.
+        let text = self.scrub_credential(String::from_utf8_lossy(&body).into_owned());
         if status.is_success() {
             let structured = if is_json {
-                serde_json::from_slice::<Value>(&body)
+                serde_json::from_str::<Value>(&text)
                     .ok()
                     .map(|value| match value {
                         Value::Object(_) => value,
@@ -372,15 +374,49 @@ impl HttpExecutor {
             }
         } else {
             ToolOutput {
+                // Error bodies (stack traces, echoed requests) are where
+                // secrets leak; credential-looking text is removed too.
                 text: format!(
                     "The backend answered HTTP {status}: {}",
-                    trim_for_error(&text)
+                    trim_for_error(&Redactor::default().redact_text(&text))
                 ),
                 structured: None,
                 is_error: true,
                 backend_status: Some(status.as_u16()),
             }
         }
+    }
+
+    /// `text` with every occurrence of the backend credential replaced.
+    fn scrub_credential(&self, text: String) -> String {
+        let secrets: Vec<String> = match &self.config.credential {
+            Some(
+                BackendCredential::Header { value, .. }
+                | BackendCredential::Query { value, .. }
+                | BackendCredential::Cookie { value, .. }
+                | BackendCredential::Bearer(value),
+            ) => vec![value.expose_secret().to_owned()],
+            Some(BackendCredential::Basic { username, password }) => {
+                use base64::Engine as _;
+                let pair = format!("{username}:{}", password.expose_secret());
+                vec![
+                    password.expose_secret().to_owned(),
+                    base64::engine::general_purpose::STANDARD.encode(pair),
+                ]
+            }
+            None => Vec::new(),
+        };
+        secrets
+            .iter()
+            // Very short secrets would match ordinary text; they are weak anyway.
+            .filter(|secret| secret.len() >= 6)
+            .fold(text, |text, secret| {
+                if text.contains(secret.as_str()) {
+                    text.replace(secret.as_str(), REDACTED)
+                } else {
+                    text
+                }
+            })
     }
 
     fn describe_network_error(&self, error: reqwest::Error) -> String {

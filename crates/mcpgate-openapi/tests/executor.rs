@@ -1536,3 +1536,72 @@ async fn stalled_response_body_times_out() {
     assert_eq!(output.backend_status, Some(200));
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+// ---------------------------------------------------------------------------
+// What comes back from the backend
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_backend_echoing_its_own_credential_does_not_hand_it_to_the_caller() {
+    // A success body and an error body that both repeat the key they got.
+    let backend = Backend::start(|request| {
+        let key = request
+            .headers
+            .get("x-backend-key")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let status = if request.target.contains("fail") {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+        json_reply(
+            status,
+            &format!(r#"{{"you_sent":"{key}","note":"key {key} accepted"}}"#),
+        )
+    })
+    .await;
+    let executor = executor(backend.url(), Some(header_credential("X-Backend-Key")));
+    for path in ["/ok", "/fail"] {
+        let output = executor
+            .execute(&get_with(path, json!([])), &no_args())
+            .await;
+        assert_secret_absent(&output);
+        assert!(output.text.contains("[REDACTED]"), "{}", output.text);
+        if let Some(structured) = &output.structured {
+            assert_eq!(
+                structured["you_sent"], "[REDACTED]",
+                "structured content is scrubbed too"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn credentials_in_backend_error_bodies_are_redacted() {
+    let leaked = "db connect postgres://svc:dbpass-9911@db.internal/app failed; \
+                  session Bearer abcdefgh12345678; key sk_live_0123456789abcdefghij";
+    let backend =
+        Backend::start(move |_| reply(StatusCode::BAD_GATEWAY, "text/plain", leaked)).await;
+    let output = executor(backend.url(), None)
+        .execute(&plain_get(), &no_args())
+        .await;
+    assert!(output.is_error);
+    for secret in [
+        "dbpass-9911",
+        "abcdefgh12345678",
+        "sk_live_0123456789abcdefghij",
+    ] {
+        assert!(
+            !output.text.contains(secret),
+            "{secret} leaked: {}",
+            output.text
+        );
+    }
+    assert!(
+        output.text.contains("502") && output.text.contains("db.internal"),
+        "{}",
+        output.text
+    );
+}

@@ -130,6 +130,11 @@ impl Gateway {
         &self.catalog
     }
 
+    /// Whether the audit log is accepting records.
+    pub fn audit_available(&self) -> bool {
+        self.audit.is_available()
+    }
+
     /// The options.
     pub fn options(&self) -> &GatewayOptions {
         &self.options

@@ -94,17 +94,31 @@ pub fn router(
             AuthState { authenticator },
             authenticate,
         ));
-    let tools = gateway.catalog().len();
+    let health_gateway = gateway.clone();
     Router::new()
-        .route(
-            "/healthz",
-            get(move || async move { axum::Json(json!({ "status": "ok", "tools": tools })) }),
-        )
+        .route("/healthz", get(move || health(health_gateway.clone())))
         .merge(mcp_routes)
         .layer(middleware::from_fn_with_state(guard, host_and_origin_guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             options.max_body_bytes,
         ))
+}
+
+/// 200 when the gateway can serve calls; 503 when it cannot, e.g. because
+/// the audit log is down and the gateway fails closed.
+async fn health(gateway: Arc<Gateway>) -> Response {
+    let audit_ok = gateway.audit_available();
+    let status = if audit_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if audit_ok { "ok" } else { "degraded" },
+        "audit": if audit_ok { "ok" } else { "unavailable" },
+        "tools": gateway.catalog().len(),
+    });
+    (status, axum::Json(body)).into_response()
 }
 
 async fn host_and_origin_guard(
