@@ -24,6 +24,9 @@ pub enum AuthError {
     /// not for the caller.
     #[error("invalid credential: {0}")]
     Invalid(String),
+    /// The credential could not be checked (the store is unreachable).
+    #[error("cannot check credentials right now: {0}")]
+    Unavailable(String),
 }
 
 /// Turns a request's credentials into an [`Identity`].

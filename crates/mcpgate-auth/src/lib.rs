@@ -12,9 +12,11 @@
 //! They are deliberately strict: the local user is the only identity they
 //! know, so anything else is denied.
 
+pub mod api_key;
 mod authenticate;
 mod authorize;
 
+pub use api_key::ApiKeyAuthenticator;
 pub use authenticate::{AuthError, Authenticator, LocalUser, RequestFacts};
-pub use authorize::{Authorizer, LocalUserOnly};
+pub use authorize::{Authorizer, DeclaredScopes, LocalUserOnly};
 pub use mcpgate_core::{Decision, DenyReason, Identity};

@@ -30,6 +30,8 @@ pub enum DenyReason {
     NoMatchingGrant,
     /// The tool does not exist (or is not visible to the caller).
     UnknownTool,
+    /// The request carried no valid credential; the string says which way.
+    Unauthenticated(String),
     /// The caller lacks scopes the tool requires.
     InsufficientScope,
     /// The tool may write and the gateway is in read-only mode.
@@ -45,6 +47,7 @@ impl std::fmt::Display for DenyReason {
         match self {
             DenyReason::NoMatchingGrant => f.write_str("no rule grants this call"),
             DenyReason::UnknownTool => f.write_str("no such tool"),
+            DenyReason::Unauthenticated(how) => write!(f, "not authenticated: {how}"),
             DenyReason::InsufficientScope => f.write_str("the caller lacks a required scope"),
             DenyReason::ReadOnlyMode => {
                 f.write_str("the gateway is in read-only mode and this tool may write")

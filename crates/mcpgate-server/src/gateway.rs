@@ -256,6 +256,38 @@ impl Gateway {
         Ok(output)
     }
 
+    /// Record a request refused by authentication.
+    pub async fn audit_authentication_failure(
+        &self,
+        source: Option<SocketAddr>,
+        error: &mcpgate_auth::AuthError,
+    ) {
+        let reason = match error {
+            mcpgate_auth::AuthError::Missing => "no credential",
+            mcpgate_auth::AuthError::Invalid(_) => "invalid credential",
+            mcpgate_auth::AuthError::Unavailable(_) => "credentials could not be checked",
+        };
+        let event = AuditEvent {
+            time: SystemTime::now(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            subject: "anonymous".to_owned(),
+            auth_method: mcpgate_core::AuthMethod::None,
+            credential_id: None,
+            source: source.map(|s| s.to_string()),
+            method: "authenticate".to_owned(),
+            tool: None,
+            arguments: None,
+            decision: Decision::Deny {
+                reason: DenyReason::Unauthenticated(reason.to_owned()),
+                missing_scopes: Vec::new(),
+            },
+            outcome: Outcome::NotExecuted,
+            backend_status: None,
+            latency: std::time::Duration::ZERO,
+        };
+        self.record_refusal(event).await;
+    }
+
     /// Record a refused call. The refusal stands whether or not the record
     /// could be written; a failure is logged.
     async fn record_refusal(&self, event: AuditEvent) {

@@ -15,13 +15,16 @@
 
 pub mod audit;
 mod error;
+mod keys;
 mod migrate;
 mod postgres;
-mod sqlite;
+pub(crate) mod sqlite;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 
 pub use error::StoreError;
+pub use keys::{ApiKeyRecord, KeyChange};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -68,6 +71,62 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every checkpoint, in sequence order.
     fn checkpoints(&self) -> BoxFuture<'_, Result<Vec<Checkpoint>, StoreError>>;
+
+    /// Store a new API key (announced on the change feed).
+    fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRecord)
+    -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The key whose keyed hash is `key_hash`.
+    fn api_key_by_hash<'a>(
+        &'a self,
+        key_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>>;
+
+    /// The key with public id `id`.
+    fn api_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>>;
+
+    /// Every key, newest first.
+    fn api_keys(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>>;
+
+    /// Revoke key `id` as of `at` (RFC 3339). `false` when there is no such
+    /// key or it was already revoked. Announced on the change feed.
+    fn revoke_api_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Replace `old_id` with `new_key` in one transaction: the old key stays
+    /// valid until `old_expires_at` (the overlap). `false` when the old key
+    /// does not exist or is revoked.
+    fn rotate_api_key<'a>(
+        &'a self,
+        old_id: &'a str,
+        new_key: &'a ApiKeyRecord,
+        old_expires_at: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Key changes after position `seq`, in order.
+    fn key_changes_since(&self, seq: i64) -> BoxFuture<'_, Result<Vec<KeyChange>, StoreError>>;
+
+    /// The newest change's position (0 when none).
+    fn key_changes_head(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
+
+    /// Record accepted uses, `(key id, RFC 3339 time)`; keeps the latest.
+    fn record_key_uses<'a>(
+        &'a self,
+        uses: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// A stream that yields whenever any instance announces a key change,
+    /// where the database can push (PostgreSQL `LISTEN`); `None` where it
+    /// cannot (SQLite), and followers poll [`Store::key_changes_since`].
+    fn watch_key_changes(
+        &self,
+    ) -> BoxFuture<'_, Result<Option<BoxStream<'static, ()>>, StoreError>>;
 }
 
 /// Open the store at `url` and bring its schema up to date.

@@ -14,18 +14,32 @@ pub(crate) struct Migration {
 }
 
 /// The SQLite migrations, in order.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "audit log",
-    sql: include_str!("../migrations/sqlite/0001_audit.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "audit log",
+        sql: include_str!("../migrations/sqlite/0001_audit.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "api keys",
+        sql: include_str!("../migrations/sqlite/0002_api_keys.sql"),
+    },
+];
 
 /// The PostgreSQL migrations, in order.
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "audit log",
-    sql: include_str!("../migrations/postgres/0001_audit.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "audit log",
+        sql: include_str!("../migrations/postgres/0001_audit.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "api keys",
+        sql: include_str!("../migrations/postgres/0002_api_keys.sql"),
+    },
+];
 
 /// The statements of a migration file, split on `;` at line ends.
 pub(crate) fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use mcpgate_auth::{LocalUser, LocalUserOnly};
+use mcpgate_auth::{Authenticator, DeclaredScopes, LocalUser};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
 use mcpgate_server::http::HttpOptions;
 use mcpgate_server::{Catalog, Gateway, GatewayOptions, OpenApiBackend};
 use url::Url;
 
 use crate::audit_setup::{AuditParts, AuditRuntime};
+use crate::auth_setup;
 use crate::config::{BackendConfig, CredentialConfig, LoadedConfig, ServerConfig};
 
 /// Largest spec accepted from a URL.
@@ -40,6 +41,8 @@ pub struct BackendParts {
 pub struct Assembled {
     /// The gateway.
     pub gateway: Arc<Gateway>,
+    /// The authenticate stage for HTTP.
+    pub authenticator: Arc<dyn Authenticator>,
     /// The audit writer, to flush at shutdown.
     pub audit: AuditRuntime,
     /// HTTP transport settings.
@@ -61,6 +64,12 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
         );
     }
     let audit = AuditParts::from_config(loaded, stdio).await?;
+    // Over stdio the caller is the local user who started the process.
+    let authenticator: Arc<dyn Authenticator> = if stdio {
+        Arc::new(LocalUser)
+    } else {
+        auth_setup::authenticator(loaded, audit.store.clone()).await?
+    };
     let mut parts = Vec::new();
     for (name, backend) in &config.backends {
         parts.push(
@@ -69,7 +78,7 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
                 .with_context(|| format!("{}: backends.{name}", loaded.path.display()))?,
         );
     }
-    from_parts(&config.server, audit, parts)
+    from_parts(&config.server, audit, authenticator, parts)
 }
 
 /// Build the gateway from already prepared backends (the demo uses this).
@@ -77,6 +86,7 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
 pub fn from_parts(
     server: &ServerConfig,
     audit: AuditParts,
+    authenticator: Arc<dyn Authenticator>,
     backends: Vec<BackendParts>,
 ) -> anyhow::Result<Assembled> {
     let mut catalog = Catalog::new();
@@ -128,7 +138,7 @@ pub fn from_parts(
     let (sink, audit, fail_closed, redactor) = audit.start();
     let gateway = Gateway::new(
         catalog,
-        Arc::new(LocalUserOnly),
+        Arc::new(DeclaredScopes),
         Arc::new(sink),
         GatewayOptions {
             page_size: server.page_size,
@@ -139,16 +149,12 @@ pub fn from_parts(
     );
     Ok(Assembled {
         gateway: Arc::new(gateway),
+        authenticator,
         audit,
         http: http_options(server, &public_url),
         public_url,
         warnings,
     })
-}
-
-/// The authenticator for the configured mode (only `none` exists so far).
-pub fn authenticator() -> Arc<dyn mcpgate_auth::Authenticator> {
-    Arc::new(LocalUser)
 }
 
 fn http_options(server: &ServerConfig, public_url: &Url) -> HttpOptions {

@@ -54,6 +54,70 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Read, export and verify the audit log.
     Audit(AuditArgs),
+    /// Create, list, revoke and rotate API keys.
+    Keys(KeysArgs),
+}
+
+/// `mcpgate keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// The config file: its [store] holds the keys and [auth.api_keys] the pepper.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "mcpgate.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// The key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Mint a key; it is printed once and stored only as a keyed hash.
+    #[command(
+        after_help = "Example:\n  mcpgate keys create --name ci-reader --scopes inventory:read --expires 90d"
+    )]
+    Create {
+        /// A name for people (who or what uses the key).
+        #[arg(long)]
+        name: String,
+        /// Scopes the key grants, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Roles the key carries, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Lifetime, e.g. `30d`; without it the key does not expire.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Environment the key is bound to; defaults to auth.api_keys.environment.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
+    /// Show every key (never the secret), with its status and last use.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key at once, on every gateway instance (within a second).
+    Revoke {
+        /// The key's id (`key_…`).
+        id: String,
+    },
+    /// Replace a key: prints the new key; the old one stays valid for the overlap.
+    Rotate {
+        /// The key's id (`key_…`).
+        id: String,
+        /// How long the old key keeps working, e.g. `24h`.
+        #[arg(long, default_value = "24h", value_name = "DURATION")]
+        overlap: String,
+    },
 }
 
 /// Which store a command reads.

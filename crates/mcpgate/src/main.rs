@@ -3,6 +3,7 @@
 
 mod assemble;
 mod audit_setup;
+mod auth_setup;
 mod cli;
 mod commands;
 mod config;

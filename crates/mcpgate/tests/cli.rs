@@ -212,6 +212,19 @@ fn config_mistakes_name_the_file_line_and_fix() {
             vec!["mcpgate.toml:2:", "socket address"],
         ),
         (
+            "[auth.api_keys]\nenvironment = \"Prod\"\npepper = \"env:PEPPER\"\n".to_owned(),
+            vec!["auth.api_keys.environment", "lower-case"],
+        ),
+        (
+            "[auth.api_keys]\nenvironment = \"prod\"\npepper = \"correct-horse-battery-staple\"\n"
+                .to_owned(),
+            vec!["mcpgate.toml:3:", "env:NAME"],
+        ),
+        (
+            "[auth]\nmode = \"none\"\n".to_owned(),
+            vec!["mcpgate.toml:2:", "unknown field `mode`", "`api_keys`"],
+        ),
+        (
             "[policy]\nfile = \"policy.cedar\"\n".to_owned(),
             vec!["mcpgate.toml:1:", "reserved for a later version"],
         ),
@@ -424,4 +437,47 @@ fn a_reader_that_stops_early_ends_output_quietly() {
     assert_eq!(first.trim(), "{");
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn key_commands_explain_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config_without_backend(dir.path());
+    let output = mcpgate()
+        .args(["keys", "create", "--name", "x", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("[auth.api_keys]") && stderr.contains("pepper"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[auth.api_keys]\nenvironment = \"prod\"\npepper = \"env:MCPGATE_TEST_PEPPER\"\n",
+            std::fs::read_to_string(&config).unwrap()
+        ),
+    )
+    .unwrap();
+    let short = mcpgate()
+        .args(["keys", "create", "--name", "x", "--config"])
+        .arg(&config)
+        .env("MCPGATE_TEST_PEPPER", "too-short")
+        .output()
+        .unwrap();
+    assert!(text(&short).1.contains("at least 32"), "{}", text(&short).1);
+    let revoke = mcpgate()
+        .args(["keys", "revoke", "key_nope", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        text(&revoke).1.contains("no key `key_nope`"),
+        "{}",
+        text(&revoke).1
+    );
 }

@@ -2,7 +2,7 @@
 //! guard and the authenticate stage.
 //!
 //! Layer order (outermost first): body limit → host/origin guard →
-//! authenticate → JSON-RPC envelope check → MCP. A request that fails a
+//! authenticate → session binding → JSON-RPC envelope check → MCP. A request that fails a
 //! check never reaches the MCP parser.
 
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +25,7 @@ use crate::gateway::Gateway;
 use crate::mcp::McpHandler;
 
 pub(crate) mod envelope;
+mod sessions;
 
 pub use envelope::McpCall;
 
@@ -53,6 +54,7 @@ struct Guard {
 #[derive(Clone)]
 struct AuthState {
     authenticator: Arc<dyn Authenticator>,
+    gateway: Arc<Gateway>,
 }
 
 /// The axum router serving MCP at `options.path` and `/healthz`.
@@ -91,7 +93,14 @@ pub fn router(
         .nest_service(&options.path, mcp)
         .layer(middleware::from_fn(envelope::check_envelope))
         .layer(middleware::from_fn_with_state(
-            AuthState { authenticator },
+            sessions::SessionOwners::default(),
+            sessions::bind_sessions,
+        ))
+        .layer(middleware::from_fn_with_state(
+            AuthState {
+                authenticator,
+                gateway: gateway.clone(),
+            },
             authenticate,
         ));
     let health_gateway = gateway.clone();
@@ -184,25 +193,45 @@ async fn authenticate(
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        Err(error) => unauthorized(&error, request.headers()),
+        Err(error) => {
+            // The reason names key ids, never a secret; the caller is told
+            // less than the log.
+            tracing::info!(peer = ?peer, reason = %error, "authentication failed");
+            state
+                .gateway
+                .audit_authentication_failure(peer, &error)
+                .await;
+            unauthorized(&error)
+        }
     }
 }
 
-fn unauthorized(error: &AuthError, _headers: &HeaderMap) -> Response {
-    let challenge = match error {
-        AuthError::Missing => "Bearer".to_owned(),
-        AuthError::Invalid(_) => "Bearer error=\"invalid_token\"".to_owned(),
+/// RFC 6750 answers: 401 with a `Bearer` challenge (`invalid_token` when a
+/// credential was sent), or 503 when credentials cannot be checked.
+fn unauthorized(error: &AuthError) -> Response {
+    let (status, message, challenge) = match error {
+        AuthError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "authentication required",
+            Some("Bearer realm=\"mcpgate\""),
+        ),
+        AuthError::Invalid(_) => (
+            StatusCode::UNAUTHORIZED,
+            "invalid credential",
+            Some("Bearer realm=\"mcpgate\", error=\"invalid_token\""),
+        ),
+        AuthError::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "credentials cannot be checked right now",
+            None,
+        ),
     };
-    let mut response = json_rpc_error(
-        StatusCode::UNAUTHORIZED,
-        -32001,
-        "authentication required",
-        Value::Null,
-    );
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
+    let mut response = json_rpc_error(status, -32001, message, Value::Null);
+    if let Some(challenge) = challenge {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
     }
     response
 }

@@ -37,13 +37,15 @@ async fn migrate_is_idempotent(db: TestDb) {
     let raw = db.open_raw().await;
     assert_eq!(
         raw.scalar("SELECT COUNT(*) FROM mcpgate_migrations").await,
-        1,
-        "each migration recorded once"
-    );
-    assert_eq!(
         raw.scalar("SELECT MAX(version) FROM mcpgate_migrations")
             .await,
-        1
+        "each migration recorded once"
+    );
+    assert!(
+        raw.scalar("SELECT MAX(version) FROM mcpgate_migrations")
+            .await
+            >= 2,
+        "the audit log and API key migrations are applied"
     );
 }
 
@@ -77,7 +79,8 @@ async fn first_migration_by_several_instances_at_once(db: TestDb) {
         let raw = db.open_raw_unmigrated().await;
         assert_eq!(
             raw.scalar("SELECT COUNT(*) FROM mcpgate_migrations").await,
-            1,
+            raw.scalar("SELECT MAX(version) FROM mcpgate_migrations")
+                .await,
             "round {round}"
         );
         assert_eq!(
@@ -85,7 +88,13 @@ async fn first_migration_by_several_instances_at_once(db: TestDb) {
             2,
             "round {round}"
         );
-        for table in ["audit_log", "audit_checkpoints", "mcpgate_migrations"] {
+        for table in [
+            "audit_log",
+            "audit_checkpoints",
+            "api_keys",
+            "key_changes",
+            "mcpgate_migrations",
+        ] {
             raw.must_exec(&format!("DROP TABLE {table}"), &[]).await;
         }
     }

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use std::sync::Arc;
+
+use mcpgate_auth::LocalUser;
 use mcpgate_core::Redactor;
 use mcpgate_demo::DemoApi;
 use mcpgate_openapi::BackendCredential;
@@ -72,7 +75,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         redactor: Redactor::default(),
         jsonl: None,
     };
-    let assembled = assemble::from_parts(&server, audit, vec![backend])?;
+    let assembled = assemble::from_parts(&server, audit, Arc::new(LocalUser), vec![backend])?;
 
     let Some(listener) = listener else {
         eprintln!(

@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod demo;
 mod import;
+mod keys;
 mod serve;
 
 use std::process::ExitCode;
@@ -18,5 +19,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args).await,
         Command::Migrate(args) => audit::migrate(args).await,
         Command::Audit(args) => audit::run(args.command).await,
+        Command::Keys(args) => keys::run(args).await,
     }
 }

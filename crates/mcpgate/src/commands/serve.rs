@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assemble::{self, Assembled};
 use crate::cli::ServeArgs;
-use crate::config::{self, AuthMode};
+use crate::config;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut loaded = config::load(&args.config)?;
@@ -24,7 +24,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     refuse_open_bind(
-        loaded.config.auth.mode,
+        loaded.config.auth.is_none(),
         loaded.config.server.listen,
         args.insecure_no_auth,
     )?;
@@ -52,14 +52,14 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener
 
 /// Without authentication, anyone who reaches the address may call every
 /// tool: only loopback is safe, unless the operator insists.
-fn refuse_open_bind(mode: AuthMode, listen: SocketAddr, forced: bool) -> anyhow::Result<()> {
-    if mode != AuthMode::None || listen.ip().is_loopback() {
+fn refuse_open_bind(no_auth: bool, listen: SocketAddr, forced: bool) -> anyhow::Result<()> {
+    if !no_auth || listen.ip().is_loopback() {
         return Ok(());
     }
     if !forced {
         bail!(
             "refusing to serve without authentication on {listen}, which is not a loopback address: \
-             anyone who can reach it could call every tool. Bind to 127.0.0.1, configure [auth], \
+             anyone who can reach it could call every tool. Bind to 127.0.0.1, configure [auth.api_keys], \
              or pass --insecure-no-auth if you really mean it"
         );
     }
@@ -79,18 +79,14 @@ pub async fn serve_http(
 ) -> anyhow::Result<()> {
     let Assembled {
         gateway,
+        authenticator,
         audit,
         http: options,
         public_url,
         ..
     } = assembled;
     let shutdown = CancellationToken::new();
-    let router = http::router(
-        gateway.clone(),
-        assemble::authenticator(),
-        &options,
-        shutdown.clone(),
-    );
+    let router = http::router(gateway.clone(), authenticator, &options, shutdown.clone());
     tracing::info!(
         listen = %listener.local_addr()?,
         public_url = %public_url,
@@ -154,10 +150,14 @@ mod tests {
         let lan: SocketAddr = "192.0.2.10:8080".parse().unwrap();
         let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         let local6: SocketAddr = "[::1]:8080".parse().unwrap();
-        assert!(refuse_open_bind(AuthMode::None, open, false).is_err());
-        assert!(refuse_open_bind(AuthMode::None, lan, false).is_err());
-        assert!(refuse_open_bind(AuthMode::None, local, false).is_ok());
-        assert!(refuse_open_bind(AuthMode::None, local6, false).is_ok());
-        assert!(refuse_open_bind(AuthMode::None, open, true).is_ok());
+        assert!(refuse_open_bind(true, open, false).is_err());
+        assert!(refuse_open_bind(true, lan, false).is_err());
+        assert!(refuse_open_bind(true, local, false).is_ok());
+        assert!(refuse_open_bind(true, local6, false).is_ok());
+        assert!(refuse_open_bind(true, open, true).is_ok());
+        assert!(
+            refuse_open_bind(false, open, false).is_ok(),
+            "with authentication any address is fine"
+        );
     }
 }

@@ -204,22 +204,34 @@ fn default_max_body() -> usize {
     4 * 1024 * 1024
 }
 
-/// `[auth]`.
+/// `[auth]`: how callers authenticate. With no strategy configured the
+/// gateway runs without authentication, which is allowed only over stdio or
+/// on a loopback address.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// The strategy.
-    #[serde(default)]
-    pub mode: AuthMode,
+    /// API keys issued with `mcpgate keys create`.
+    pub api_keys: Option<ApiKeysConfig>,
 }
 
-/// Authentication strategies this version knows.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMode {
-    /// No authentication: stdio, or HTTP on a loopback address only.
-    #[default]
-    None,
+impl AuthConfig {
+    /// Whether no authentication strategy is configured.
+    pub fn is_none(&self) -> bool {
+        self.api_keys.is_none()
+    }
+}
+
+/// `[auth.api_keys]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysConfig {
+    /// The environment this gateway serves; keys minted for another
+    /// environment (`mcpg_staging_…` at a `prod` gateway) are refused.
+    pub environment: String,
+    /// The server secret keys are hashed with (at least 32 bytes; e.g.
+    /// `head -c 32 /dev/urandom | base64`). Every instance and the `keys`
+    /// commands must use the same one.
+    pub pepper: SecretRef,
 }
 
 /// `[backends.NAME]`: one REST API described by OpenAPI.
@@ -402,6 +414,19 @@ fn check(config: &Config) -> Result<(), String> {
         return Err(format!(
             "server.path `{}` must start with `/` and name a path, e.g. `/mcp`",
             config.server.path
+        ));
+    }
+    if let Some(keys) = &config.auth.api_keys
+        && (keys.environment.is_empty()
+            || keys.environment.len() > 16
+            || !keys
+                .environment
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "auth.api_keys.environment `{}` must be 1 to 16 lower-case letters or digits, e.g. `prod`",
+            keys.environment
         ));
     }
     if config.server.page_size == 0 {

@@ -6,14 +6,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint, link_hash};
+use crate::keys::{ApiKeyRecord, KeyChange};
 use crate::migrate::{self, Migration};
 use crate::{Store, StoreError};
+
+pub(crate) mod keys;
 
 /// A [`Store`] in a SQLite file.
 #[derive(Debug, Clone)]
@@ -295,5 +299,69 @@ impl Store for SqliteStore {
                 })
                 .collect()
         })
+    }
+
+    fn insert_api_key<'a>(
+        &'a self,
+        key: &'a ApiKeyRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.keys_insert(key))
+    }
+
+    fn api_key_by_hash<'a>(
+        &'a self,
+        key_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
+        Box::pin(self.keys_by("key_hash", key_hash))
+    }
+
+    fn api_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
+        Box::pin(self.keys_by("id", id))
+    }
+
+    fn api_keys(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
+        Box::pin(self.keys_all())
+    }
+
+    fn revoke_api_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.keys_revoke(id, at))
+    }
+
+    fn rotate_api_key<'a>(
+        &'a self,
+        old_id: &'a str,
+        new_key: &'a ApiKeyRecord,
+        old_expires_at: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.keys_rotate(old_id, new_key, old_expires_at))
+    }
+
+    fn key_changes_since(&self, seq: i64) -> BoxFuture<'_, Result<Vec<KeyChange>, StoreError>> {
+        Box::pin(self.keys_changes_since(seq))
+    }
+
+    fn key_changes_head(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(self.keys_changes_head())
+    }
+
+    fn record_key_uses<'a>(
+        &'a self,
+        uses: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.keys_record_uses(uses))
+    }
+
+    fn watch_key_changes(
+        &self,
+    ) -> BoxFuture<'_, Result<Option<BoxStream<'static, ()>>, StoreError>> {
+        // SQLite cannot push; followers poll `key_changes_since`.
+        Box::pin(std::future::ready(Ok(None)))
     }
 }

@@ -1,0 +1,324 @@
+//! Authenticating callers by API key, without a database round trip once
+//! a key is known.
+//!
+//! Every valid key is held in memory (by its keyed hash). A key not in
+//! memory is looked up once, then remembered — as valid, or as unknown for
+//! a short while so that guessing cannot hammer the database. A follower
+//! task applies the store's key-change feed: pushed by PostgreSQL
+//! `NOTIFY`, and polled every second as a backstop (and for SQLite), so a
+//! revocation anywhere reaches this instance within a second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use mcpgate_core::{AuthMethod, Identity, format_rfc3339, parse_rfc3339};
+use mcpgate_store::{ApiKeyRecord, Store};
+use secrecy::{ExposeSecret, SecretSlice};
+
+use super::format::{hashes_match, key_hash, parse};
+use crate::authenticate::{AuthError, Authenticator, RequestFacts};
+
+/// How often the change feed is polled when nothing was pushed.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often last-used times are written.
+const USE_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
+/// How long an unknown (well-formed) key is remembered as unknown.
+const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+/// Most unknown keys remembered at once.
+const NEGATIVE_CAPACITY: usize = 10_000;
+
+/// A valid key as held in memory.
+struct CachedKey {
+    record: ApiKeyRecord,
+    expires_at: Option<SystemTime>,
+}
+
+/// Checks `Authorization: Bearer mcpg_…` or `X-API-Key: mcpg_…`.
+pub struct ApiKeyAuthenticator {
+    store: Arc<dyn Store>,
+    pepper: SecretSlice<u8>,
+    environment: String,
+    known: RwLock<HashMap<String, Arc<CachedKey>>>,
+    unknown: Mutex<HashMap<String, Instant>>,
+    uses: Mutex<HashMap<String, SystemTime>>,
+}
+
+impl std::fmt::Debug for ApiKeyAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ApiKeyAuthenticator({}, {} keys)",
+            self.environment,
+            self.known.read().map(|k| k.len()).unwrap_or(0)
+        )
+    }
+}
+
+impl ApiKeyAuthenticator {
+    /// Load every usable key of `environment` from `store` and start
+    /// following changes. `pepper` is the server secret keys are hashed
+    /// with; it must be the one `mcpgate keys create` used.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        pepper: SecretSlice<u8>,
+        environment: String,
+    ) -> Result<Arc<Self>, mcpgate_store::StoreError> {
+        let head = store.key_changes_head().await?;
+        let authenticator = Arc::new(ApiKeyAuthenticator {
+            store: store.clone(),
+            pepper,
+            environment,
+            known: RwLock::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
+            uses: Mutex::new(HashMap::new()),
+        });
+        for record in store.api_keys().await? {
+            authenticator.remember(record);
+        }
+        let watch = store.watch_key_changes().await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot listen for key changes; polling every second instead");
+            None
+        });
+        tokio::spawn(follow_changes(Arc::downgrade(&authenticator), head, watch));
+        tokio::spawn(flush_uses(Arc::downgrade(&authenticator)));
+        Ok(authenticator)
+    }
+
+    /// How many usable keys are held in memory.
+    pub fn cached_keys(&self) -> usize {
+        self.known.read().map(|k| k.len()).unwrap_or(0)
+    }
+
+    /// Put `record` in memory if it can be used, or drop it if not.
+    fn remember(&self, record: ApiKeyRecord) {
+        let Ok(mut known) = self.known.write() else {
+            return;
+        };
+        known.retain(|_, cached| cached.record.id != record.id);
+        if record.revoked_at.is_some() || record.environment != self.environment {
+            return;
+        }
+        let expires_at = record.expires_at.as_deref().and_then(parse_rfc3339);
+        if record.expires_at.is_some() && expires_at.is_none() {
+            tracing::warn!(key = %record.id, "key has an unreadable expiry; refusing it");
+            return;
+        }
+        known.insert(
+            record.key_hash.clone(),
+            Arc::new(CachedKey { record, expires_at }),
+        );
+    }
+
+    /// Re-read one key after a change.
+    async fn refresh(&self, key_id: &str) {
+        match self.store.api_key(key_id).await {
+            Ok(Some(record)) => self.remember(record),
+            Ok(None) => {
+                if let Ok(mut known) = self.known.write() {
+                    known.retain(|_, cached| cached.record.id != key_id);
+                }
+            }
+            Err(error) => tracing::warn!(%error, key = %key_id, "cannot re-read a changed key"),
+        }
+        if let Ok(mut unknown) = self.unknown.lock() {
+            unknown.clear();
+        }
+    }
+
+    async fn check(&self, presented: &str) -> Result<Identity, AuthError> {
+        let parsed = parse(presented)
+            .map_err(|e| AuthError::Invalid(format!("not a valid mcpgate key: {e}")))?;
+        if parsed.environment != self.environment {
+            return Err(AuthError::Invalid(format!(
+                "key for environment `{}` presented to the `{}` gateway",
+                parsed.environment, self.environment
+            )));
+        }
+        let hash = key_hash(self.pepper.expose_secret(), parsed.key);
+        let cached = self
+            .known
+            .read()
+            .ok()
+            .and_then(|known| known.get(&hash).cloned());
+        let cached = match cached {
+            Some(cached) => cached,
+            None => self.look_up(&hash).await?,
+        };
+        if !hashes_match(&hash, &cached.record.key_hash) {
+            return Err(AuthError::Invalid("key hash mismatch".to_owned()));
+        }
+        let now = SystemTime::now();
+        if cached.expires_at.is_some_and(|expiry| expiry <= now) {
+            return Err(AuthError::Invalid(format!(
+                "key {} has expired",
+                cached.record.id
+            )));
+        }
+        if let Ok(mut uses) = self.uses.lock() {
+            uses.insert(cached.record.id.clone(), now);
+        }
+        Ok(identity_of(&cached))
+    }
+
+    /// A key not in memory: ask the store once, and remember the answer.
+    async fn look_up(&self, hash: &str) -> Result<Arc<CachedKey>, AuthError> {
+        let recently_unknown = self
+            .unknown
+            .lock()
+            .ok()
+            .and_then(|unknown| unknown.get(hash).copied())
+            .is_some_and(|since| since.elapsed() < NEGATIVE_TTL);
+        if recently_unknown {
+            return Err(AuthError::Invalid("unknown key".to_owned()));
+        }
+        let record = self
+            .store
+            .api_key_by_hash(hash)
+            .await
+            .map_err(|e| AuthError::Unavailable(format!("cannot check the key: {e}")))?;
+        if let Some(record) = record {
+            self.remember(record);
+        }
+        if let Some(cached) = self
+            .known
+            .read()
+            .ok()
+            .and_then(|known| known.get(hash).cloned())
+        {
+            return Ok(cached);
+        }
+        if let Ok(mut unknown) = self.unknown.lock() {
+            if unknown.len() >= NEGATIVE_CAPACITY {
+                unknown.retain(|_, since| since.elapsed() < NEGATIVE_TTL);
+                if unknown.len() >= NEGATIVE_CAPACITY {
+                    unknown.clear();
+                }
+            }
+            unknown.insert(hash.to_owned(), Instant::now());
+        }
+        Err(AuthError::Invalid(
+            "unknown, revoked or foreign key".to_owned(),
+        ))
+    }
+}
+
+fn identity_of(cached: &CachedKey) -> Identity {
+    let record = &cached.record;
+    let mut identity = Identity::local();
+    identity.subject = record.id.clone();
+    identity.auth = AuthMethod::ApiKey;
+    identity.client_id = Some(record.name.clone());
+    identity.credential_id = Some(record.id.clone());
+    identity.scopes = record.scopes.iter().cloned().collect();
+    identity.roles = record.roles.iter().cloned().collect();
+    identity.expires_at = cached.expires_at;
+    identity
+}
+
+/// The key a request presents: `Authorization: Bearer …` or `X-API-Key`.
+fn presented_key(request: &RequestFacts<'_>) -> Result<String, AuthError> {
+    let bearer = match request.headers.get(http::header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| AuthError::Invalid("unreadable Authorization header".to_owned()))?;
+            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(AuthError::Invalid(
+                    "only Bearer credentials are accepted".to_owned(),
+                ));
+            }
+            Some(token.trim().to_owned())
+        }
+    };
+    let header = match request.headers.get("x-api-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| AuthError::Invalid("unreadable X-API-Key header".to_owned()))?
+                .trim()
+                .to_owned(),
+        ),
+    };
+    match (bearer, header) {
+        (None, None) => Err(AuthError::Missing),
+        (Some(key), None) | (None, Some(key)) => Ok(key),
+        (Some(a), Some(b)) if a == b => Ok(a),
+        (Some(_), Some(_)) => Err(AuthError::Invalid(
+            "two different credentials presented".to_owned(),
+        )),
+    }
+}
+
+impl Authenticator for ApiKeyAuthenticator {
+    fn authenticate<'a>(
+        &'a self,
+        request: RequestFacts<'a>,
+    ) -> BoxFuture<'a, Result<Identity, AuthError>> {
+        Box::pin(async move {
+            let key = presented_key(&request)?;
+            self.check(&key).await
+        })
+    }
+}
+
+/// Apply the change feed until the authenticator is dropped.
+async fn follow_changes(
+    authenticator: std::sync::Weak<ApiKeyAuthenticator>,
+    mut seen: i64,
+    mut pushed: Option<futures::stream::BoxStream<'static, ()>>,
+) {
+    loop {
+        match &mut pushed {
+            Some(stream) => {
+                tokio::select! {
+                    next = stream.next() => if next.is_none() {
+                        tracing::warn!("lost the key-change notifications; polling every second");
+                        pushed = None;
+                    },
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+            }
+            None => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+        let Some(authenticator) = authenticator.upgrade() else {
+            return;
+        };
+        match authenticator.store.key_changes_since(seen).await {
+            Ok(changes) => {
+                for change in changes {
+                    authenticator.refresh(&change.key_id).await;
+                    seen = seen.max(change.seq);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot read key changes; will retry"),
+        }
+    }
+}
+
+/// Write last-used times in batches, off the request path.
+async fn flush_uses(authenticator: std::sync::Weak<ApiKeyAuthenticator>) {
+    loop {
+        tokio::time::sleep(USE_FLUSH_INTERVAL).await;
+        let Some(authenticator) = authenticator.upgrade() else {
+            return;
+        };
+        let uses: Vec<(String, String)> = match authenticator.uses.lock() {
+            Ok(mut uses) => uses
+                .drain()
+                .map(|(id, at)| (id, format_rfc3339(at)))
+                .collect(),
+            Err(_) => continue,
+        };
+        if !uses.is_empty()
+            && let Err(error) = authenticator.store.record_key_uses(&uses).await
+        {
+            tracing::warn!(%error, "cannot record key use times");
+        }
+    }
+}

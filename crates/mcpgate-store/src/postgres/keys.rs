@@ -1,0 +1,185 @@
+//! API keys and their change feed in PostgreSQL. Every change is also
+//! announced with `NOTIFY`, so other instances drop a revoked key at once
+//! instead of at their next poll.
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use sqlx::Row;
+use sqlx::postgres::PgListener;
+
+use super::PostgresStore;
+use crate::StoreError;
+use crate::keys::{ApiKeyRecord, KeyChange};
+use crate::sqlite::keys::{KEY_COLUMNS, json_list, key_from_row};
+
+/// The channel instances listen on.
+pub(crate) const CHANNEL: &str = "mcpgate_key_changes";
+
+impl PostgresStore {
+    pub(crate) async fn keys_insert(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_key(&mut tx, key).await?;
+        announce(&mut tx, &key.id, "created", &key.created_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn keys_by(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE {column} = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(key_from_row).transpose()?)
+    }
+
+    pub(crate) async fn keys_all(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub(crate) async fn keys_revoke(&self, id: &str, at: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed > 0 {
+            announce(&mut tx, id, "revoked", at).await?;
+        }
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    pub(crate) async fn keys_rotate(
+        &self,
+        old_id: &str,
+        new_key: &ApiKeyRecord,
+        old_expires_at: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE api_keys SET replaced_by = $1, \
+             expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END \
+             WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(&new_key.id)
+        .bind(old_expires_at)
+        .bind(old_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_key(&mut tx, new_key).await?;
+        announce(&mut tx, old_id, "expiry", &new_key.created_at).await?;
+        announce(&mut tx, &new_key.id, "created", &new_key.created_at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn keys_changes_since(&self, seq: i64) -> Result<Vec<KeyChange>, StoreError> {
+        let rows =
+            sqlx::query("SELECT seq, key_id, change FROM key_changes WHERE seq > $1 ORDER BY seq")
+                .bind(seq)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(KeyChange {
+                    seq: row.try_get("seq")?,
+                    key_id: row.try_get("key_id")?,
+                    change: row.try_get("change")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn keys_changes_head(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0)::BIGINT AS seq FROM key_changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    pub(crate) async fn keys_record_uses(
+        &self,
+        uses: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, at) in uses {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A stream that yields once per notification on [`CHANNEL`]. A broken
+    /// connection ends the stream; the caller falls back to polling.
+    pub(crate) async fn keys_watch(&self) -> Result<BoxStream<'static, ()>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener
+            .into_stream()
+            .take_while(|n| std::future::ready(n.is_ok()))
+            .map(|_| ())
+            .boxed())
+    }
+}
+
+async fn insert_key(tx: &mut sqlx::PgConnection, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, environment, key_hash, scopes, roles, created_at, expires_at, revoked_at, replaced_by, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&key.id)
+    .bind(&key.name)
+    .bind(&key.environment)
+    .bind(&key.key_hash)
+    .bind(json_list(&key.scopes))
+    .bind(json_list(&key.roles))
+    .bind(&key.created_at)
+    .bind(&key.expires_at)
+    .bind(&key.revoked_at)
+    .bind(&key.replaced_by)
+    .bind(&key.last_used_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn announce(
+    tx: &mut sqlx::PgConnection,
+    key_id: &str,
+    change: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO key_changes (key_id, change, changed_at) VALUES ($1, $2, $3)")
+        .bind(key_id)
+        .bind(change)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    // Delivered when the transaction commits.
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

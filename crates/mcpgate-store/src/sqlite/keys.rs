@@ -1,0 +1,194 @@
+//! API keys and their change feed in SQLite.
+
+use sqlx::Row;
+
+use super::SqliteStore;
+use crate::StoreError;
+use crate::keys::{ApiKeyRecord, KeyChange};
+
+pub(crate) const KEY_COLUMNS: &str = "id, name, environment, key_hash, scopes, roles, created_at, expires_at, \
+     revoked_at, replaced_by, last_used_at";
+
+/// Decode a key row; scopes and roles are stored as JSON arrays.
+pub(crate) fn key_from_row<R: Row>(row: &R) -> Result<ApiKeyRecord, sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let list = |column: &str| -> Result<Vec<String>, sqlx::Error> {
+        let text: String = row.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    };
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        environment: row.try_get("environment")?,
+        key_hash: row.try_get("key_hash")?,
+        scopes: list("scopes")?,
+        roles: list("roles")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        replaced_by: row.try_get("replaced_by")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+pub(crate) fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl SqliteStore {
+    pub(crate) async fn keys_insert(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        insert_key(&mut tx, key).await?;
+        announce(&mut tx, &key.id, "created", &key.created_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn keys_by(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE {column} = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(key_from_row).transpose()?)
+    }
+
+    pub(crate) async fn keys_all(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub(crate) async fn keys_revoke(&self, id: &str, at: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let changed =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed > 0 {
+            announce(&mut tx, id, "revoked", at).await?;
+        }
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    pub(crate) async fn keys_rotate(
+        &self,
+        old_id: &str,
+        new_key: &ApiKeyRecord,
+        old_expires_at: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // The old key's expiry only ever moves earlier.
+        let changed = sqlx::query(
+            "UPDATE api_keys SET replaced_by = ?, \
+             expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END \
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(&new_key.id)
+        .bind(old_expires_at)
+        .bind(old_expires_at)
+        .bind(old_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_key(&mut tx, new_key).await?;
+        announce(&mut tx, old_id, "expiry", &new_key.created_at).await?;
+        announce(&mut tx, &new_key.id, "created", &new_key.created_at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn keys_changes_since(&self, seq: i64) -> Result<Vec<KeyChange>, StoreError> {
+        let rows =
+            sqlx::query("SELECT seq, key_id, change FROM key_changes WHERE seq > ? ORDER BY seq")
+                .bind(seq)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(KeyChange {
+                    seq: row.try_get("seq")?,
+                    key_id: row.try_get("key_id")?,
+                    change: row.try_get("change")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn keys_changes_head(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM key_changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    pub(crate) async fn keys_record_uses(
+        &self,
+        uses: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (id, at) in uses {
+            sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
+                .bind(at)
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_key(tx: &mut sqlx::SqliteConnection, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, environment, key_hash, scopes, roles, created_at, expires_at, revoked_at, replaced_by, last_used_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.id)
+    .bind(&key.name)
+    .bind(&key.environment)
+    .bind(&key.key_hash)
+    .bind(json_list(&key.scopes))
+    .bind(json_list(&key.roles))
+    .bind(&key.created_at)
+    .bind(&key.expires_at)
+    .bind(&key.revoked_at)
+    .bind(&key.replaced_by)
+    .bind(&key.last_used_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn announce(
+    tx: &mut sqlx::SqliteConnection,
+    key_id: &str,
+    change: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO key_changes (key_id, change, changed_at) VALUES (?, ?, ?)")
+        .bind(key_id)
+        .bind(change)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
