@@ -18,7 +18,8 @@ mod error;
 mod keys;
 mod migrate;
 mod postgres;
-pub(crate) mod sqlite;
+mod sql;
+mod sqlite;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;

@@ -10,7 +10,7 @@ use sqlx::postgres::PgListener;
 use super::PostgresStore;
 use crate::StoreError;
 use crate::keys::{ApiKeyRecord, KeyChange};
-use crate::sqlite::keys::{KEY_COLUMNS, json_list, key_from_row};
+use crate::sql::{KEY_COLUMNS, json_list, key_from_row};
 
 /// The channel instances listen on.
 pub(crate) const CHANNEL: &str = "mcpgate_key_changes";

@@ -8,10 +8,12 @@ use futures::stream::BoxStream;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint, link_hash};
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint};
 use crate::keys::{ApiKeyRecord, KeyChange};
 use crate::migrate::{self, Migration};
-use crate::sqlite::{push_filter, record_from_row};
+use crate::sql::{
+    INSERT_CHUNK, RECORD_COLUMNS, insert_linked, link_entries, push_filter, record_from_row,
+};
 use crate::{Store, StoreError};
 
 /// Advisory lock ids (arbitrary, fixed): one for migrations, one for the
@@ -92,9 +94,6 @@ impl PostgresStore {
     }
 }
 
-const RECORD_COLUMNS: &str =
-    "seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash";
-
 impl Store for PostgresStore {
     fn kind(&self) -> &'static str {
         "postgres"
@@ -121,7 +120,7 @@ impl Store for PostgresStore {
                 .bind(CHAIN_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            let mut head =
+            let head =
                 match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                     .fetch_optional(&mut *tx)
                     .await?
@@ -132,37 +131,12 @@ impl Store for PostgresStore {
                     },
                     None => ChainHead::genesis(),
                 };
-            let mut rows = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let seq = head.seq + 1;
-                let hash = link_hash(&head.hash, seq, &entry.body);
-                rows.push((
-                    seq,
-                    entry,
-                    std::mem::replace(&mut head.hash, hash.clone()),
-                    hash,
-                ));
-                head.seq = seq;
-            }
-            // One multi-row INSERT per chunk (PostgreSQL allows 65,535 binds).
-            for chunk in rows.chunks(5_000) {
-                let mut query = QueryBuilder::<Postgres>::new(format!(
-                    "INSERT INTO audit_log ({RECORD_COLUMNS}) "
-                ));
-                query.push_values(chunk, |mut row, (seq, entry, prev_hash, hash)| {
-                    row.push_bind(*seq)
-                        .push_bind(entry.time.clone())
-                        .push_bind(entry.request_id.clone())
-                        .push_bind(entry.subject.clone())
-                        .push_bind(entry.auth_method.clone())
-                        .push_bind(entry.tool.clone())
-                        .push_bind(entry.decision.clone())
-                        .push_bind(entry.outcome.clone())
-                        .push_bind(entry.body.clone())
-                        .push_bind(prev_hash.clone())
-                        .push_bind(hash.clone());
-                });
-                query.build().execute(&mut *tx).await?;
+            let (rows, head) = link_entries(head, entries);
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                insert_linked::<Postgres>(chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(head)

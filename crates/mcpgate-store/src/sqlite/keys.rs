@@ -5,39 +5,7 @@ use sqlx::Row;
 use super::SqliteStore;
 use crate::StoreError;
 use crate::keys::{ApiKeyRecord, KeyChange};
-
-pub(crate) const KEY_COLUMNS: &str = "id, name, environment, key_hash, scopes, roles, created_at, expires_at, \
-     revoked_at, replaced_by, last_used_at";
-
-/// Decode a key row; scopes and roles are stored as JSON arrays.
-pub(crate) fn key_from_row<R: Row>(row: &R) -> Result<ApiKeyRecord, sqlx::Error>
-where
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-{
-    let list = |column: &str| -> Result<Vec<String>, sqlx::Error> {
-        let text: String = row.try_get(column)?;
-        serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-    };
-    Ok(ApiKeyRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        environment: row.try_get("environment")?,
-        key_hash: row.try_get("key_hash")?,
-        scopes: list("scopes")?,
-        roles: list("roles")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        replaced_by: row.try_get("replaced_by")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
-}
-
-pub(crate) fn json_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
+use crate::sql::{KEY_COLUMNS, json_list, key_from_row};
 
 impl SqliteStore {
     pub(crate) async fn keys_insert(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {

@@ -12,9 +12,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint, link_hash};
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint};
 use crate::keys::{ApiKeyRecord, KeyChange};
 use crate::migrate::{self, Migration};
+use crate::sql::{
+    INSERT_CHUNK, RECORD_COLUMNS, insert_linked, link_entries, push_filter, record_from_row,
+};
 use crate::{Store, StoreError};
 
 pub(crate) mod keys;
@@ -98,69 +101,6 @@ impl SqliteStore {
     }
 }
 
-const RECORD_COLUMNS: &str =
-    "seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash";
-
-pub(crate) fn record_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
-where
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-{
-    Ok(AuditRecord {
-        seq: row.try_get("seq")?,
-        entry: AuditEntry {
-            time: row.try_get("time")?,
-            request_id: row.try_get("request_id")?,
-            subject: row.try_get("subject")?,
-            auth_method: row.try_get("auth_method")?,
-            tool: row.try_get("tool")?,
-            decision: row.try_get("decision")?,
-            outcome: row.try_get("outcome")?,
-            body: row.try_get("body")?,
-        },
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
-}
-
-/// The `WHERE … ORDER BY … LIMIT` part shared by both databases.
-pub(crate) fn push_filter<DB: sqlx::Database>(query: &mut QueryBuilder<DB>, filter: &AuditFilter)
-where
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    query.push(" WHERE 1 = 1");
-    if let Some(after) = filter.after_seq {
-        query.push(" AND seq > ").push_bind(after);
-    }
-    if let Some(subject) = &filter.subject {
-        query.push(" AND subject = ").push_bind(subject.clone());
-    }
-    if let Some(tool) = &filter.tool {
-        query.push(" AND tool = ").push_bind(tool.clone());
-    }
-    if let Some(decision) = &filter.decision {
-        query.push(" AND decision = ").push_bind(decision.clone());
-    }
-    if let Some(since) = &filter.since {
-        // Stored times are all `…SS.mmmZ`; bring `since` to that form so
-        // the text comparison is a time comparison.
-        let since = mcpgate_core::parse_rfc3339(since)
-            .map_or_else(|| since.clone(), mcpgate_core::format_rfc3339);
-        query.push(" AND time >= ").push_bind(since);
-    }
-    query.push(if filter.newest_first {
-        " ORDER BY seq DESC"
-    } else {
-        " ORDER BY seq"
-    });
-    if let Some(limit) = filter.limit {
-        query.push(" LIMIT ").push_bind(limit.max(0));
-    }
-}
-
 impl Store for SqliteStore {
     fn kind(&self) -> &'static str {
         "sqlite"
@@ -185,7 +125,7 @@ impl Store for SqliteStore {
             // IMMEDIATE takes the write lock first, so reading the head and
             // appending after it cannot interleave with another writer.
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let mut head =
+            let head =
                 match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                     .fetch_optional(&mut *tx)
                     .await?
@@ -196,27 +136,12 @@ impl Store for SqliteStore {
                     },
                     None => ChainHead::genesis(),
                 };
-            for entry in entries {
-                let seq = head.seq + 1;
-                let hash = link_hash(&head.hash, seq, &entry.body);
-                sqlx::query(
-                    "INSERT INTO audit_log (seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(seq)
-                .bind(&entry.time)
-                .bind(&entry.request_id)
-                .bind(&entry.subject)
-                .bind(&entry.auth_method)
-                .bind(&entry.tool)
-                .bind(&entry.decision)
-                .bind(&entry.outcome)
-                .bind(&entry.body)
-                .bind(&head.hash)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
-                head = ChainHead { seq, hash };
+            let (rows, head) = link_entries(head, entries);
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                insert_linked::<Sqlite>(chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(head)

@@ -1,0 +1,161 @@
+//! SQL both databases share: columns, row decoding, filters, and linking
+//! a batch of entries into the chain as one multi-row INSERT.
+
+use sqlx::{QueryBuilder, Row};
+
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, link_hash};
+use crate::keys::ApiKeyRecord;
+
+/// Rows per INSERT statement: 11 binds each stays under both databases'
+/// bind limits (SQLite 32,766; PostgreSQL 65,535).
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+pub(crate) const RECORD_COLUMNS: &str =
+    "seq, time, request_id, subject, auth_method, tool, decision, outcome, body, prev_hash, hash";
+
+pub(crate) fn record_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        entry: AuditEntry {
+            time: row.try_get("time")?,
+            request_id: row.try_get("request_id")?,
+            subject: row.try_get("subject")?,
+            auth_method: row.try_get("auth_method")?,
+            tool: row.try_get("tool")?,
+            decision: row.try_get("decision")?,
+            outcome: row.try_get("outcome")?,
+            body: row.try_get("body")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// The `WHERE … ORDER BY … LIMIT` part shared by both databases.
+pub(crate) fn push_filter<DB: sqlx::Database>(query: &mut QueryBuilder<DB>, filter: &AuditFilter)
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query.push(" WHERE 1 = 1");
+    if let Some(after) = filter.after_seq {
+        query.push(" AND seq > ").push_bind(after);
+    }
+    if let Some(subject) = &filter.subject {
+        query.push(" AND subject = ").push_bind(subject.clone());
+    }
+    if let Some(tool) = &filter.tool {
+        query.push(" AND tool = ").push_bind(tool.clone());
+    }
+    if let Some(decision) = &filter.decision {
+        query.push(" AND decision = ").push_bind(decision.clone());
+    }
+    if let Some(since) = &filter.since {
+        // Stored times are all `…SS.mmmZ`; bring `since` to that form so
+        // the text comparison is a time comparison.
+        let since = mcpgate_core::parse_rfc3339(since)
+            .map_or_else(|| since.clone(), mcpgate_core::format_rfc3339);
+        query.push(" AND time >= ").push_bind(since);
+    }
+    query.push(if filter.newest_first {
+        " ORDER BY seq DESC"
+    } else {
+        " ORDER BY seq"
+    });
+    if let Some(limit) = filter.limit {
+        query.push(" LIMIT ").push_bind(limit.max(0));
+    }
+}
+
+/// One entry with its place in the chain.
+pub(crate) struct Linked<'a> {
+    pub(crate) seq: i64,
+    pub(crate) entry: &'a AuditEntry,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+}
+
+/// Link `entries` after `head`; returns the rows and the new head.
+pub(crate) fn link_entries<'a>(
+    head: ChainHead,
+    entries: &'a [AuditEntry],
+) -> (Vec<Linked<'a>>, ChainHead) {
+    let mut head = head;
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let seq = head.seq + 1;
+        let hash = link_hash(&head.hash, seq, &entry.body);
+        let prev_hash = std::mem::replace(&mut head.hash, hash.clone());
+        head.seq = seq;
+        rows.push(Linked {
+            seq,
+            entry,
+            prev_hash,
+            hash,
+        });
+    }
+    (rows, head)
+}
+
+/// `INSERT INTO audit_log … VALUES (…), (…), …` for `rows`.
+pub(crate) fn insert_linked<'a, DB: sqlx::Database>(rows: &'a [Linked<'a>]) -> QueryBuilder<DB>
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut query = QueryBuilder::<DB>::new(format!("INSERT INTO audit_log ({RECORD_COLUMNS}) "));
+    query.push_values(rows, |mut row, linked| {
+        row.push_bind(linked.seq)
+            .push_bind(linked.entry.time.clone())
+            .push_bind(linked.entry.request_id.clone())
+            .push_bind(linked.entry.subject.clone())
+            .push_bind(linked.entry.auth_method.clone())
+            .push_bind(linked.entry.tool.clone())
+            .push_bind(linked.entry.decision.clone())
+            .push_bind(linked.entry.outcome.clone())
+            .push_bind(linked.entry.body.clone())
+            .push_bind(linked.prev_hash.clone())
+            .push_bind(linked.hash.clone());
+    });
+    query
+}
+
+pub(crate) const KEY_COLUMNS: &str = "id, name, environment, key_hash, scopes, roles, created_at, expires_at, \
+     revoked_at, replaced_by, last_used_at";
+
+/// Decode a key row; scopes and roles are stored as JSON arrays.
+pub(crate) fn key_from_row<R: Row>(row: &R) -> Result<ApiKeyRecord, sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let list = |column: &str| -> Result<Vec<String>, sqlx::Error> {
+        let text: String = row.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    };
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        environment: row.try_get("environment")?,
+        key_hash: row.try_get("key_hash")?,
+        scopes: list("scopes")?,
+        roles: list("roles")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        replaced_by: row.try_get("replaced_by")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+pub(crate) fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
