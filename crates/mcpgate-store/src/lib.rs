@@ -111,6 +111,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Key changes after position `seq`, in order.
+    ///
+    /// Positions are handed out when a change is written but become visible
+    /// when its transaction commits, so a change can appear after a higher
+    /// position was already read: followers must re-read a window behind
+    /// the newest position they saw.
     fn key_changes_since(&self, seq: i64) -> BoxFuture<'_, Result<Vec<KeyChange>, StoreError>>;
 
     /// The newest change's position (0 when none).

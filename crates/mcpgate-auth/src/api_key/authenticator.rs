@@ -23,6 +23,13 @@ use crate::authenticate::{AuthError, Authenticator, RequestFacts};
 
 /// How often the change feed is polled when nothing was pushed.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How far behind the newest change seen each poll looks again: a change
+/// may commit after changes with higher positions (see
+/// `Store::key_changes_since`).
+const CHANGE_LOOKBACK: i64 = 1_000;
+/// How often every key is re-read, whatever the feed said: the backstop for
+/// anything the feed could still miss.
+const FULL_RESYNC_INTERVAL: Duration = Duration::from_secs(60);
 /// How often last-used times are written.
 const USE_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 /// How long an unknown (well-formed) key is remembered as unknown.
@@ -66,7 +73,16 @@ impl ApiKeyAuthenticator {
         pepper: SecretSlice<u8>,
         environment: String,
     ) -> Result<Arc<Self>, mcpgate_store::StoreError> {
+        // Changes visible now are reflected in the keys loaded below, so they
+        // count as applied; anything committing later is applied by the
+        // follower.
         let head = store.key_changes_head().await?;
+        let visible: std::collections::BTreeSet<i64> = store
+            .key_changes_since((head - CHANGE_LOOKBACK).max(0))
+            .await?
+            .iter()
+            .map(|change| change.seq)
+            .collect();
         let authenticator = Arc::new(ApiKeyAuthenticator {
             store: store.clone(),
             pepper,
@@ -82,7 +98,12 @@ impl ApiKeyAuthenticator {
             tracing::warn!(%error, "cannot listen for key changes; polling every second instead");
             None
         });
-        tokio::spawn(follow_changes(Arc::downgrade(&authenticator), head, watch));
+        tokio::spawn(follow_changes(
+            Arc::downgrade(&authenticator),
+            head,
+            visible,
+            watch,
+        ));
         tokio::spawn(flush_uses(Arc::downgrade(&authenticator)));
         Ok(authenticator)
     }
@@ -110,6 +131,23 @@ impl ApiKeyAuthenticator {
             record.key_hash.clone(),
             Arc::new(CachedKey { record, expires_at }),
         );
+    }
+
+    /// Re-read every key: keys gone from the store are dropped.
+    async fn resync(&self) {
+        match self.store.api_keys().await {
+            Ok(records) => {
+                let present: std::collections::HashSet<String> =
+                    records.iter().map(|r| r.id.clone()).collect();
+                if let Ok(mut known) = self.known.write() {
+                    known.retain(|_, cached| present.contains(&cached.record.id));
+                }
+                for record in records {
+                    self.remember(record);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot re-read the keys; will retry"),
+        }
     }
 
     /// Re-read one key after a change.
@@ -219,7 +257,15 @@ fn identity_of(cached: &CachedKey) -> Identity {
 }
 
 /// The key a request presents: `Authorization: Bearer …` or `X-API-Key`.
+/// A header sent twice is refused: a proxy in front might read the other one.
 fn presented_key(request: &RequestFacts<'_>) -> Result<String, AuthError> {
+    for name in [http::header::AUTHORIZATION.as_str(), "x-api-key"] {
+        if request.headers.get_all(name).iter().count() > 1 {
+            return Err(AuthError::Invalid(format!(
+                "the {name} header was sent more than once"
+            )));
+        }
+    }
     let bearer = match request.headers.get(http::header::AUTHORIZATION) {
         None => None,
         Some(value) => {
@@ -268,11 +314,18 @@ impl Authenticator for ApiKeyAuthenticator {
 }
 
 /// Apply the change feed until the authenticator is dropped.
+///
+/// Each round re-reads the changes from [`CHANGE_LOOKBACK`] positions
+/// behind the newest one seen and applies those not applied yet, so a
+/// change that committed late is still picked up; every
+/// [`FULL_RESYNC_INTERVAL`] all keys are re-read.
 async fn follow_changes(
     authenticator: std::sync::Weak<ApiKeyAuthenticator>,
-    mut seen: i64,
+    mut newest: i64,
+    mut applied: std::collections::BTreeSet<i64>,
     mut pushed: Option<futures::stream::BoxStream<'static, ()>>,
 ) {
+    let mut last_resync = Instant::now();
     loop {
         match &mut pushed {
             Some(stream) => {
@@ -289,12 +342,23 @@ async fn follow_changes(
         let Some(authenticator) = authenticator.upgrade() else {
             return;
         };
-        match authenticator.store.key_changes_since(seen).await {
+        if last_resync.elapsed() >= FULL_RESYNC_INTERVAL {
+            authenticator.resync().await;
+            last_resync = Instant::now();
+        }
+        let since = (newest - CHANGE_LOOKBACK).max(0);
+        match authenticator.store.key_changes_since(since).await {
             Ok(changes) => {
                 for change in changes {
-                    authenticator.refresh(&change.key_id).await;
-                    seen = seen.max(change.seq);
+                    if applied.insert(change.seq) {
+                        tracing::debug!(seq = change.seq, key = %change.key_id, change = %change.change, "applying key change");
+                        authenticator.refresh(&change.key_id).await;
+                    }
+                    newest = newest.max(change.seq);
                 }
+                // Forget what has fallen out of the window.
+                let floor = (newest - CHANGE_LOOKBACK).max(0);
+                applied = applied.split_off(&floor);
             }
             Err(error) => tracing::warn!(%error, "cannot read key changes; will retry"),
         }
