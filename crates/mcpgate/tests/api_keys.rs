@@ -17,8 +17,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{
-    DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, random_token, run_node_client,
-    run_python_client,
+    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, random_token,
+    run_node_client, run_python_client,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -27,16 +27,6 @@ use serde_json::{Value, json};
 const CHALLENGE_MISSING: &str = r#"Bearer realm="mcpgate""#;
 /// What `WWW-Authenticate` says when a credential was sent but refused.
 const CHALLENGE_INVALID: &str = r#"Bearer realm="mcpgate", error="invalid_token""#;
-
-/// Every demo tool; a refused request must not name any of them.
-const DEMO_TOOLS: [&str; 6] = [
-    "listItems",
-    "getItem",
-    "createItem",
-    "adjustStock",
-    "deleteItem",
-    "health",
-];
 
 /// The tools an `inventory:read` key sees, sorted.
 const READ_TOOLS: [&str; 3] = ["getItem", "health", "listItems"];

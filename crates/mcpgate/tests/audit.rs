@@ -4,23 +4,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{
-    DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, random_token, run_node_client,
+    DemoBackend, Gateway, demo_config, free_port, random_token, run_mcpgate, run_node_client,
     write_config,
 };
 use serde_json::Value;
-
-fn mcpgate(args: &[&str]) -> (bool, String) {
-    let output = Command::new(mcpgate_bin()).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
 
 /// Run `statements` against the SQLite file, as an attacker with database
 /// access (or a failing disk) would.
@@ -74,7 +62,7 @@ fn verify_names_the_record_that_was_tampered_with() {
     drop(gateway);
     let config = config.to_str().unwrap();
     let db = dir.path().join("mcpgate.db");
-    let (ok, report) = mcpgate(&["audit", "verify", "--config", config]);
+    let (ok, report) = run_mcpgate(&["audit", "verify", "--config", config]);
     assert!(ok && report.contains("6 record(s)"), "{report}");
 
     // Rewrite what record 3 says: the arguments are covered by its hash.
@@ -82,7 +70,7 @@ fn verify_names_the_record_that_was_tampered_with() {
         &db,
         &["UPDATE audit_log SET body = replace(body, '\"t2\"', '\"t9\"') WHERE seq = 3"],
     );
-    let (ok, report) = mcpgate(&["audit", "verify", "--config", config]);
+    let (ok, report) = run_mcpgate(&["audit", "verify", "--config", config]);
     assert!(!ok, "tampering must fail verification: {report}");
     assert!(
         report.contains("TAMPERING DETECTED") && report.contains("record 3 was altered"),
@@ -91,7 +79,7 @@ fn verify_names_the_record_that_was_tampered_with() {
 
     // Deleting a record is named too.
     sqlite(&db, &["DELETE FROM audit_log WHERE seq = 5"]);
-    let (_, report) = mcpgate(&["audit", "verify", "--config", config]);
+    let (_, report) = run_mcpgate(&["audit", "verify", "--config", config]);
     assert!(report.contains("record 5 is missing"), "{report}");
 }
 

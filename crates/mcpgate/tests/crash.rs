@@ -5,12 +5,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, random_token, write_config,
+    DemoBackend, Gateway, demo_config, free_port, random_token, run_mcpgate, write_config,
 };
 use serde_json::{Value, json};
 
@@ -51,16 +50,6 @@ async fn call(client: &reqwest::Client, url: &str, id: u64, marker: &str) -> boo
         .filter_map(|line| line.strip_prefix("data:"))
         .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
         .any(|message| message["id"] == id && message.get("result").is_some())
-}
-
-fn mcpgate(args: &[&str]) -> (bool, String) {
-    let output = Command::new(mcpgate_bin()).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
 }
 
 #[test]
@@ -114,15 +103,15 @@ fn kill_dash_nine_loses_no_acknowledged_call() {
     assert!(acknowledged.len() >= 300, "the load never built up");
 
     // The chain is intact after the crash, and again after a restart.
-    let (ok, report) = mcpgate(&["audit", "verify", "--config", config_arg]);
+    let (ok, report) = run_mcpgate(&["audit", "verify", "--config", config_arg]);
     assert!(ok, "verify after kill -9: {report}");
     let restarted = Gateway::spawn(&config, &[("DEMO_API_KEY", &key)]);
     drop(restarted);
-    let (ok, report) = mcpgate(&["audit", "verify", "--config", config_arg]);
+    let (ok, report) = run_mcpgate(&["audit", "verify", "--config", config_arg]);
     assert!(ok, "verify after restart: {report}");
 
     // Every acknowledged call has its record.
-    let (ok, export) = mcpgate(&["audit", "export", "--config", config_arg]);
+    let (ok, export) = run_mcpgate(&["audit", "export", "--config", config_arg]);
     assert!(ok, "{export}");
     let recorded: HashSet<String> = export
         .lines()

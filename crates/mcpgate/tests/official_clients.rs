@@ -8,18 +8,10 @@
 
 mod common;
 
-use common::{ClientRun, DemoBackend, Gateway, Sdk, demo_config, free_port, random_token};
+use common::{
+    ClientRun, DEMO_TOOLS, DemoBackend, Gateway, Sdk, demo_config, free_port, random_token,
+};
 use serde_json::{Value, json};
-
-/// Every operation of `examples/demo/openapi.yaml`, as a tool.
-const DEMO_TOOLS: [&str; 6] = [
-    "listItems",
-    "getItem",
-    "createItem",
-    "adjustStock",
-    "deleteItem",
-    "health",
-];
 
 /// An id the demo API never hands out during a test.
 const MISSING_ID: u64 = 999_999;

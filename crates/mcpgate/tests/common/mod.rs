@@ -387,3 +387,27 @@ fn require_installed(path: &Path) {
         path.display()
     );
 }
+
+/// Every operation of `examples/demo/openapi.yaml`, as a tool.
+pub const DEMO_TOOLS: [&str; 6] = [
+    "listItems",
+    "getItem",
+    "createItem",
+    "adjustStock",
+    "deleteItem",
+    "health",
+];
+
+/// Run `mcpgate ARGS…` to completion: (succeeded, stdout followed by stderr).
+pub fn run_mcpgate(args: &[&str]) -> (bool, String) {
+    let output = Command::new(mcpgate_bin())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", mcpgate_bin().display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
