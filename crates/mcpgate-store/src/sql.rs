@@ -159,3 +159,154 @@ where
 pub(crate) fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
+
+/// The queries whose text and handling are the same on both databases
+/// (placeholders are `$N`, which SQLite accepts too), as inherent methods of
+/// a store with a `pool` field. Writes that differ (SQLite's `BEGIN
+/// IMMEDIATE`, PostgreSQL's `NOTIFY`) stay with each store.
+macro_rules! shared_queries {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub(crate) async fn read_audit_head(
+                &self,
+            ) -> Result<$crate::audit::ChainHead, $crate::StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => $crate::audit::ChainHead {
+                        seq: row.try_get("seq")?,
+                        hash: row.try_get("hash")?,
+                    },
+                    None => $crate::audit::ChainHead::genesis(),
+                })
+            }
+
+            pub(crate) async fn read_audit_records(
+                &self,
+                filter: &$crate::audit::AuditFilter,
+            ) -> Result<Vec<$crate::audit::AuditRecord>, $crate::StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM audit_log",
+                    $crate::sql::RECORD_COLUMNS
+                ));
+                $crate::sql::push_filter(&mut query, filter);
+                let rows = query.build().fetch_all(&self.pool).await?;
+                let mut records = rows
+                    .iter()
+                    .map($crate::sql::record_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if filter.newest_first {
+                    records.reverse();
+                }
+                Ok(records)
+            }
+
+            pub(crate) async fn write_checkpoint(
+                &self,
+                checkpoint: &$crate::audit::Checkpoint,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (seq, hash, key_id, signature, time) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+                )
+                .bind(checkpoint.seq)
+                .bind(&checkpoint.hash)
+                .bind(&checkpoint.key_id)
+                .bind(&checkpoint.signature)
+                .bind(&checkpoint.time)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn read_checkpoints(
+                &self,
+            ) -> Result<Vec<$crate::audit::Checkpoint>, $crate::StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT seq, hash, key_id, signature, time FROM audit_checkpoints ORDER BY seq",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::audit::Checkpoint {
+                            seq: row.try_get("seq")?,
+                            hash: row.try_get("hash")?,
+                            key_id: row.try_get("key_id")?,
+                            signature: row.try_get("signature")?,
+                            time: row.try_get("time")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn keys_by(
+                &self,
+                column: &'static str,
+                value: &str,
+            ) -> Result<Option<$crate::ApiKeyRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM api_keys WHERE {column} = $1",
+                    $crate::sql::KEY_COLUMNS
+                );
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(value)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map($crate::sql::key_from_row).transpose()?)
+            }
+
+            pub(crate) async fn keys_all(
+                &self,
+            ) -> Result<Vec<$crate::ApiKeyRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM api_keys ORDER BY created_at DESC, id",
+                    $crate::sql::KEY_COLUMNS
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map($crate::sql::key_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            pub(crate) async fn keys_changes_since(
+                &self,
+                seq: i64,
+            ) -> Result<Vec<$crate::KeyChange>, $crate::StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT seq, key_id, change FROM key_changes WHERE seq > $1 ORDER BY seq",
+                )
+                .bind(seq)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::KeyChange {
+                            seq: row.try_get("seq")?,
+                            key_id: row.try_get("key_id")?,
+                            change: row.try_get("change")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn keys_changes_head(&self) -> Result<i64, $crate::StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS seq FROM key_changes",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("seq")?)
+            }
+        }
+    };
+}
+pub(crate) use shared_queries;

@@ -4,13 +4,12 @@
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use sqlx::Row;
 use sqlx::postgres::PgListener;
 
 use super::PostgresStore;
 use crate::StoreError;
-use crate::keys::{ApiKeyRecord, KeyChange};
-use crate::sql::{KEY_COLUMNS, json_list, key_from_row};
+use crate::keys::ApiKeyRecord;
+use crate::sql::json_list;
 
 /// The channel instances listen on.
 pub(crate) const CHANNEL: &str = "mcpgate_key_changes";
@@ -22,27 +21,6 @@ impl PostgresStore {
         announce(&mut tx, &key.id, "created", &key.created_at).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn keys_by(
-        &self,
-        column: &'static str,
-        value: &str,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE {column} = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(key_from_row).transpose()?)
-    }
-
-    pub(crate) async fn keys_all(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
     }
 
     pub(crate) async fn keys_revoke(&self, id: &str, at: &str) -> Result<bool, StoreError> {
@@ -87,30 +65,6 @@ impl PostgresStore {
         announce(&mut tx, &new_key.id, "created", &new_key.created_at).await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    pub(crate) async fn keys_changes_since(&self, seq: i64) -> Result<Vec<KeyChange>, StoreError> {
-        let rows =
-            sqlx::query("SELECT seq, key_id, change FROM key_changes WHERE seq > $1 ORDER BY seq")
-                .bind(seq)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(KeyChange {
-                    seq: row.try_get("seq")?,
-                    key_id: row.try_get("key_id")?,
-                    change: row.try_get("change")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn keys_changes_head(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0)::BIGINT AS seq FROM key_changes")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("seq")?)
     }
 
     pub(crate) async fn keys_record_uses(

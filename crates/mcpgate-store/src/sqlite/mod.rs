@@ -10,17 +10,17 @@ use futures::stream::BoxStream;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Row, Sqlite};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint};
 use crate::keys::{ApiKeyRecord, KeyChange};
 use crate::migrate::{self, Migration};
-use crate::sql::{
-    INSERT_CHUNK, RECORD_COLUMNS, insert_linked, link_entries, push_filter, record_from_row,
-};
+use crate::sql::{INSERT_CHUNK, insert_linked, link_entries};
 use crate::{Store, StoreError};
 
 pub(crate) mod keys;
+
+crate::sql::shared_queries!(SqliteStore, sqlx::Sqlite);
 
 /// A [`Store`] in a SQLite file.
 #[derive(Debug, Clone)]
@@ -149,81 +149,25 @@ impl Store for SqliteStore {
     }
 
     fn audit_head(&self) -> BoxFuture<'_, Result<ChainHead, StoreError>> {
-        Box::pin(async move {
-            Ok(
-                match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&self.pool)
-                    .await?
-                {
-                    Some(row) => ChainHead {
-                        seq: row.try_get("seq")?,
-                        hash: row.try_get("hash")?,
-                    },
-                    None => ChainHead::genesis(),
-                },
-            )
-        })
+        Box::pin(self.read_audit_head())
     }
 
     fn audit_records<'a>(
         &'a self,
         filter: &'a AuditFilter,
     ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
-        Box::pin(async move {
-            let mut query =
-                QueryBuilder::<Sqlite>::new(format!("SELECT {RECORD_COLUMNS} FROM audit_log"));
-            push_filter(&mut query, filter);
-            let rows = query.build().fetch_all(&self.pool).await?;
-            let mut records = rows
-                .iter()
-                .map(record_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            if filter.newest_first {
-                records.reverse();
-            }
-            Ok(records)
-        })
+        Box::pin(self.read_audit_records(filter))
     }
 
     fn add_checkpoint<'a>(
         &'a self,
         checkpoint: &'a Checkpoint,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO audit_checkpoints (seq, hash, key_id, signature, time) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (seq) DO NOTHING",
-            )
-            .bind(checkpoint.seq)
-            .bind(&checkpoint.hash)
-            .bind(&checkpoint.key_id)
-            .bind(&checkpoint.signature)
-            .bind(&checkpoint.time)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        })
+        Box::pin(self.write_checkpoint(checkpoint))
     }
 
     fn checkpoints(&self) -> BoxFuture<'_, Result<Vec<Checkpoint>, StoreError>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT seq, hash, key_id, signature, time FROM audit_checkpoints ORDER BY seq",
-            )
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(Checkpoint {
-                        seq: row.try_get("seq")?,
-                        hash: row.try_get("hash")?,
-                        key_id: row.try_get("key_id")?,
-                        signature: row.try_get("signature")?,
-                        time: row.try_get("time")?,
-                    })
-                })
-                .collect()
-        })
+        Box::pin(self.read_checkpoints())
     }
 
     fn insert_api_key<'a>(
