@@ -15,8 +15,12 @@
 pub mod api_key;
 mod authenticate;
 mod authorize;
+mod credentials;
+pub mod jwt;
+mod strategies;
 
 pub use api_key::ApiKeyAuthenticator;
 pub use authenticate::{AuthError, Authenticator, LocalUser, RequestFacts};
 pub use authorize::{Authorizer, DeclaredScopes, LocalUserOnly};
 pub use mcpgate_core::{Decision, DenyReason, Identity};
+pub use strategies::Strategies;

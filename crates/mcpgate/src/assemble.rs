@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use mcpgate_auth::{Authenticator, DeclaredScopes, LocalUser};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
-use mcpgate_server::http::HttpOptions;
+use mcpgate_server::http::{HttpOptions, ProtectedResource};
 use mcpgate_server::{Catalog, Gateway, GatewayOptions, OpenApiBackend};
 use url::Url;
 
@@ -68,7 +68,12 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
     let authenticator: Arc<dyn Authenticator> = if stdio {
         Arc::new(LocalUser)
     } else {
-        auth_setup::authenticator(loaded, audit.store.clone()).await?
+        auth_setup::authenticator(
+            loaded,
+            audit.store.clone(),
+            public_url(&config.server)?.as_str(),
+        )
+        .await?
     };
     let mut parts = Vec::new();
     for (name, backend) in &config.backends {
@@ -78,7 +83,21 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
                 .with_context(|| format!("{}: backends.{name}", loaded.path.display()))?,
         );
     }
-    from_parts(&config.server, audit, authenticator, parts)
+    let mut assembled = from_parts(&config.server, audit, authenticator, parts)?;
+    if !config.auth.jwt.is_empty() {
+        let issuers = config
+            .auth
+            .jwt
+            .iter()
+            .map(|i| i.issuer.as_str().trim_end_matches('/').to_owned())
+            .collect();
+        assembled.http.protected_resource = Some(protected_resource(
+            issuers,
+            &assembled.public_url,
+            &assembled.gateway,
+        ));
+    }
+    Ok(assembled)
 }
 
 /// Build the gateway from already prepared backends (the demo uses this).
@@ -130,11 +149,7 @@ pub fn from_parts(
             catalog.add(spec, served.clone())?;
         }
     }
-    let public_url = match &server.public_url {
-        Some(url) => url.clone(),
-        None => Url::parse(&format!("http://{}{}", server.listen, server.path))
-            .context("server.listen and server.path do not make a URL")?,
-    };
+    let public_url = public_url(server)?;
     let (sink, audit, fail_closed, redactor) = audit.start();
     let gateway = Gateway::new(
         catalog,
@@ -155,6 +170,15 @@ pub fn from_parts(
         public_url,
         warnings,
     })
+}
+
+/// The URL clients use for the MCP endpoint (the resource, RFC 8707).
+pub fn public_url(server: &ServerConfig) -> anyhow::Result<Url> {
+    match &server.public_url {
+        Some(url) => Ok(url.clone()),
+        None => Url::parse(&format!("http://{}{}", server.listen, server.path))
+            .context("server.listen and server.path do not make a URL"),
+    }
 }
 
 fn http_options(server: &ServerConfig, public_url: &Url) -> HttpOptions {
@@ -181,6 +205,35 @@ fn http_options(server: &ServerConfig, public_url: &Url) -> HttpOptions {
         allowed_hosts: hosts,
         allowed_origins: origins,
         max_body_bytes: server.max_body_bytes,
+        protected_resource: None,
+    }
+}
+
+/// Protected Resource Metadata naming the configured identity providers.
+fn protected_resource(
+    issuers: Vec<String>,
+    public_url: &Url,
+    gateway: &Gateway,
+) -> ProtectedResource {
+    let mut scopes: Vec<String> = gateway
+        .catalog()
+        .specs()
+        .flat_map(|spec| spec.declared_scopes())
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    // RFC 9728 §3.1: the well-known segment goes between host and path.
+    let mut metadata_url = public_url.clone();
+    metadata_url.set_path(&format!(
+        "/.well-known/oauth-protected-resource{}",
+        public_url.path().trim_end_matches('/')
+    ));
+    metadata_url.set_query(None);
+    ProtectedResource {
+        resource: public_url.to_string(),
+        authorization_servers: issuers,
+        scopes_supported: scopes,
+        metadata_url: metadata_url.to_string(),
     }
 }
 

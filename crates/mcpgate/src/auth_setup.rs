@@ -3,30 +3,79 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use mcpgate_auth::{ApiKeyAuthenticator, Authenticator, LocalUser};
+use jsonwebtoken::Algorithm;
+use mcpgate_auth::jwt::{IssuerConfig, JwtVerifier};
+use mcpgate_auth::{ApiKeyAuthenticator, Authenticator, LocalUser, Strategies};
 use mcpgate_store::Store;
 use secrecy::{ExposeSecret, SecretSlice};
 
-use crate::config::{ApiKeysConfig, LoadedConfig};
+use crate::config::{ApiKeysConfig, JwtIssuerConfig, LoadedConfig};
 
 /// The shortest pepper accepted, in bytes.
 const MIN_PEPPER_BYTES: usize = 32;
 
-/// The authenticator the config asks for: API keys when configured, else
-/// the local user (loopback or stdio only; `serve` enforces that).
+/// The authenticator the config asks for: the configured strategies, or
+/// the local user when there are none (loopback or stdio only; `serve`
+/// enforces that). `resource` is this gateway's resource URL, the default
+/// audience of JWTs.
 pub async fn authenticator(
     loaded: &LoadedConfig,
     store: Arc<dyn Store>,
+    resource: &str,
 ) -> anyhow::Result<Arc<dyn Authenticator>> {
-    let Some(keys) = &loaded.config.auth.api_keys else {
+    let auth = &loaded.config.auth;
+    if auth.is_none() {
         return Ok(Arc::new(LocalUser));
-    };
-    let pepper = pepper(loaded, keys)?;
-    let authenticator = ApiKeyAuthenticator::start(store, pepper, keys.environment.clone())
-        .await
-        .context("cannot load the API keys")?;
-    tracing::info!(environment = %keys.environment, keys = authenticator.cached_keys(), "API key authentication enabled");
-    Ok(authenticator)
+    }
+    let mut strategies = Strategies::default();
+    if let Some(keys) = &auth.api_keys {
+        let pepper = pepper(loaded, keys)?;
+        let authenticator = ApiKeyAuthenticator::start(store, pepper, keys.environment.clone())
+            .await
+            .context("cannot load the API keys")?;
+        tracing::info!(environment = %keys.environment, keys = authenticator.cached_keys(), "API key authentication enabled");
+        strategies.api_keys = Some(authenticator);
+    }
+    if !auth.jwt.is_empty() {
+        strategies.jwt = Some(Arc::new(jwt_verifier(&auth.jwt, resource)?));
+    }
+    Ok(Arc::new(strategies))
+}
+
+/// The JWT verifier for the configured identity providers.
+pub fn jwt_verifier(issuers: &[JwtIssuerConfig], resource: &str) -> anyhow::Result<JwtVerifier> {
+    let configs = issuers
+        .iter()
+        .map(|issuer| {
+            let algorithms = issuer
+                .algorithms
+                .iter()
+                .map(|name| {
+                    name.parse::<Algorithm>()
+                        .map_err(|_| anyhow::anyhow!("unknown algorithm `{name}`"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            // `Url` adds a trailing slash to a bare origin; `iss` has none.
+            let issuer_text = issuer.issuer.as_str().trim_end_matches('/').to_owned();
+            tracing::info!(issuer = %issuer_text, "JWT authentication enabled");
+            Ok(IssuerConfig {
+                issuer: issuer_text,
+                jwks_uri: issuer.jwks_uri.as_ref().map(|u| u.to_string()),
+                audiences: vec![
+                    issuer
+                        .audience
+                        .clone()
+                        .unwrap_or_else(|| resource.to_owned()),
+                ],
+                algorithms,
+                leeway: issuer.leeway,
+                scope_claims: issuer.scope_claims.clone(),
+                groups_claim: issuer.groups_claim.clone(),
+                roles_claim: issuer.roles_claim.clone(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    JwtVerifier::new(configs).context("auth.jwt")
 }
 
 /// The configured API-key settings, or a clear error naming the fix.

@@ -166,7 +166,8 @@ impl ApiKeyAuthenticator {
         }
     }
 
-    async fn check(&self, presented: &str) -> Result<Identity, AuthError> {
+    /// Check a presented key.
+    pub async fn check(&self, presented: &str) -> Result<Identity, AuthError> {
         let parsed = parse(presented)
             .map_err(|e| AuthError::Invalid(format!("not a valid mcpgate key: {e}")))?;
         if parsed.environment != self.environment {
@@ -256,58 +257,13 @@ fn identity_of(cached: &CachedKey) -> Identity {
     identity
 }
 
-/// The key a request presents: `Authorization: Bearer …` or `X-API-Key`.
-/// A header sent twice is refused: a proxy in front might read the other one.
-fn presented_key(request: &RequestFacts<'_>) -> Result<String, AuthError> {
-    for name in [http::header::AUTHORIZATION.as_str(), "x-api-key"] {
-        if request.headers.get_all(name).iter().count() > 1 {
-            return Err(AuthError::Invalid(format!(
-                "the {name} header was sent more than once"
-            )));
-        }
-    }
-    let bearer = match request.headers.get(http::header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| AuthError::Invalid("unreadable Authorization header".to_owned()))?;
-            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err(AuthError::Invalid(
-                    "only Bearer credentials are accepted".to_owned(),
-                ));
-            }
-            Some(token.trim().to_owned())
-        }
-    };
-    let header = match request.headers.get("x-api-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| AuthError::Invalid("unreadable X-API-Key header".to_owned()))?
-                .trim()
-                .to_owned(),
-        ),
-    };
-    match (bearer, header) {
-        (None, None) => Err(AuthError::Missing),
-        (Some(key), None) | (None, Some(key)) => Ok(key),
-        (Some(a), Some(b)) if a == b => Ok(a),
-        (Some(_), Some(_)) => Err(AuthError::Invalid(
-            "two different credentials presented".to_owned(),
-        )),
-    }
-}
-
 impl Authenticator for ApiKeyAuthenticator {
     fn authenticate<'a>(
         &'a self,
         request: RequestFacts<'a>,
     ) -> BoxFuture<'a, Result<Identity, AuthError>> {
         Box::pin(async move {
-            let key = presented_key(&request)?;
+            let key = crate::credentials::presented_credential(&request)?;
             self.check(&key).await
         })
     }

@@ -42,6 +42,23 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Protected Resource Metadata (RFC 9728), served when callers can
+    /// obtain tokens from an authorization server.
+    pub protected_resource: Option<ProtectedResource>,
+}
+
+/// What `/.well-known/oauth-protected-resource` says about this gateway.
+#[derive(Debug, Clone)]
+pub struct ProtectedResource {
+    /// The resource identifier: exactly the public URL of the MCP endpoint.
+    pub resource: String,
+    /// Issuers whose tokens are accepted.
+    pub authorization_servers: Vec<String>,
+    /// Scopes the tools may require.
+    pub scopes_supported: Vec<String>,
+    /// The metadata's own URL, in its path-inserted form (RFC 9728 §3.1),
+    /// as named in `WWW-Authenticate` challenges.
+    pub metadata_url: String,
 }
 
 /// The guard's settings, normalised once.
@@ -55,6 +72,8 @@ struct Guard {
 struct AuthState {
     authenticator: Arc<dyn Authenticator>,
     gateway: Arc<Gateway>,
+    /// Named in challenges so clients can find the authorization server.
+    metadata_url: Option<Arc<str>>,
 }
 
 /// The axum router serving MCP at `options.path` and `/healthz`.
@@ -100,12 +119,36 @@ pub fn router(
             AuthState {
                 authenticator,
                 gateway: gateway.clone(),
+                metadata_url: options
+                    .protected_resource
+                    .as_ref()
+                    .map(|p| Arc::from(p.metadata_url.as_str())),
             },
             authenticate,
         ));
     let health_gateway = gateway.clone();
-    Router::new()
-        .route("/healthz", get(move || health(health_gateway.clone())))
+    let mut router = Router::new().route("/healthz", get(move || health(health_gateway.clone())));
+    if let Some(resource) = &options.protected_resource {
+        let document = json!({
+            "resource": resource.resource,
+            "authorization_servers": resource.authorization_servers,
+            "scopes_supported": resource.scopes_supported,
+            "bearer_methods_supported": ["header"],
+            "resource_name": "mcpgate",
+        });
+        let serve = move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        };
+        // Both the bare and the path-inserted well-known locations.
+        router = router
+            .route("/.well-known/oauth-protected-resource", get(serve.clone()))
+            .route(
+                &format!("/.well-known/oauth-protected-resource{}", options.path),
+                get(serve),
+            );
+    }
+    router
         .merge(mcp_routes)
         .layer(middleware::from_fn_with_state(guard, host_and_origin_guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
@@ -201,37 +244,41 @@ async fn authenticate(
                 .gateway
                 .audit_authentication_failure(peer, &error)
                 .await;
-            unauthorized(&error)
+            unauthorized(&error, state.metadata_url.as_deref())
         }
     }
 }
 
 /// RFC 6750 answers: 401 with a `Bearer` challenge (`invalid_token` when a
-/// credential was sent), or 503 when credentials cannot be checked.
-fn unauthorized(error: &AuthError) -> Response {
-    let (status, message, challenge) = match error {
-        AuthError::Missing => (
-            StatusCode::UNAUTHORIZED,
-            "authentication required",
-            Some("Bearer realm=\"mcpgate\""),
-        ),
-        AuthError::Invalid(_) => (
-            StatusCode::UNAUTHORIZED,
-            "invalid credential",
-            Some("Bearer realm=\"mcpgate\", error=\"invalid_token\""),
-        ),
-        AuthError::Unavailable(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "credentials cannot be checked right now",
-            None,
-        ),
+/// credential was sent; `resource_metadata` per RFC 9728 when an
+/// authorization server is configured), or 503 when credentials cannot be
+/// checked.
+fn unauthorized(error: &AuthError, metadata_url: Option<&str>) -> Response {
+    let (message, invalid) = match error {
+        AuthError::Missing => ("authentication required", false),
+        AuthError::Invalid(_) => ("invalid credential", true),
+        AuthError::Unavailable(_) => {
+            let message = "credentials cannot be checked right now";
+            return json_rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -32001,
+                message,
+                Value::Null,
+            );
+        }
     };
-    let mut response = json_rpc_error(status, -32001, message, Value::Null);
-    if let Some(challenge) = challenge {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+    let mut challenge = String::from("Bearer realm=\"mcpgate\"");
+    if let Some(url) = metadata_url {
+        challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+    }
+    if invalid {
+        challenge.push_str(", error=\"invalid_token\"");
+    }
+    let mut response = json_rpc_error(StatusCode::UNAUTHORIZED, -32001, message, Value::Null);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }

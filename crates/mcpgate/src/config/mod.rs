@@ -212,13 +212,53 @@ fn default_max_body() -> usize {
 pub struct AuthConfig {
     /// API keys issued with `mcpgate keys create`.
     pub api_keys: Option<ApiKeysConfig>,
+    /// Identity providers whose JWT access tokens are accepted.
+    #[serde(default)]
+    pub jwt: Vec<JwtIssuerConfig>,
 }
 
 impl AuthConfig {
     /// Whether no authentication strategy is configured.
     pub fn is_none(&self) -> bool {
-        self.api_keys.is_none()
+        self.api_keys.is_none() && self.jwt.is_empty()
     }
+}
+
+/// `[[auth.jwt]]`: one identity provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuerConfig {
+    /// The exact `iss` of its tokens (https, or http on loopback only).
+    pub issuer: url::Url,
+    /// Its JWKS document; found by discovery under the issuer when absent.
+    pub jwks_uri: Option<url::Url>,
+    /// Accepted signature algorithms.
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+    /// The `aud` tokens must carry; defaults to the server's public URL.
+    pub audience: Option<String>,
+    /// Clock leeway for `exp` and `nbf`.
+    #[serde(default = "default_leeway", deserialize_with = "duration::deserialize")]
+    pub leeway: Duration,
+    /// Claims that carry scopes.
+    #[serde(default = "default_scope_claims")]
+    pub scope_claims: Vec<String>,
+    /// The claim that carries groups.
+    pub groups_claim: Option<String>,
+    /// The claim that carries roles.
+    pub roles_claim: Option<String>,
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["RS256".to_owned(), "ES256".to_owned()]
+}
+
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_scope_claims() -> Vec<String> {
+    vec!["scope".to_owned(), "scp".to_owned()]
 }
 
 /// `[auth.api_keys]`.
@@ -428,6 +468,29 @@ fn check(config: &Config) -> Result<(), String> {
             "auth.api_keys.environment `{}` must be 1 to 16 lower-case letters or digits, e.g. `prod`",
             keys.environment
         ));
+    }
+    for issuer in &config.auth.jwt {
+        let url = &issuer.issuer;
+        let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || url.host_str() == Some("localhost");
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(format!(
+                "auth.jwt issuer `{url}` must be an https URL (http is allowed on loopback only)"
+            ));
+        }
+        for algorithm in &issuer.algorithms {
+            if ![
+                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+            ]
+            .contains(&algorithm.as_str())
+            {
+                return Err(format!(
+                    "auth.jwt algorithm `{algorithm}` is not accepted; use RS256, ES256, PS256 or EdDSA \
+                     (shared-secret HS* and `none` are never accepted)"
+                ));
+            }
+        }
     }
     if config.server.page_size == 0 {
         return Err("server.page_size must be at least 1".to_owned());

@@ -1,0 +1,637 @@
+#!/usr/bin/env node
+// A real OAuth 2.0 / OpenID Connect identity provider for mcpgate's JWT end-to-end tests,
+// built on the OpenID-certified `oidc-provider` package. It issues JWT access tokens through
+// the client_credentials grant with RFC 8707 resource indicators (aud = the resource).
+// Test-only: plain HTTP, bound to 127.0.0.1, unauthenticated admin endpoints.
+//
+//   node idp.mjs [--port 0] --resource URL [--resource URL]... [--alg RS256|ES256|EdDSA]...
+//                [--watch-stdin]
+//   node idp.mjs --self-test
+//
+// options:
+//   --port N        TCP port on 127.0.0.1 (default 0 = any free port)
+//   --resource URL  a resource indicator (= JWT audience) tokens may be issued for; repeatable;
+//                   the first one is the default when a token request names none (required)
+//   --alg ALG       a JWS algorithm to sign access tokens with; repeatable; one key per alg;
+//                   the first one is the default (default: RS256 and ES256). Also accepted:
+//                   PS256, ES384, ES512, Ed25519.
+//   --watch-stdin   exit 0 when stdin reaches EOF (lets a parent holding the pipe end us)
+//   --self-test     start an instance as a child process, check it end to end, exit 0/1
+//
+// When ready it prints ONE JSON line on stdout (issuer, jwks_uri, token_endpoint, discovery,
+// clients.service.{client_id,client_secret}, admin, ...) and runs until SIGTERM/SIGINT (exit 0).
+// All logging goes to stderr. Exit 2 on a usage error, 1 on a startup failure.
+//
+// Token endpoint (standard): POST {issuer}/token, grant_type=client_credentials,
+// client_secret_basic or client_secret_post, optional scope and resource, plus the
+// non-standard form field `alg` to pick the signing algorithm (default: the first --alg).
+//
+// Admin endpoints (test-only):
+//   POST /admin/rotate          new key per alg (new kid) becomes the signing key; old keys
+//                               stay in the JWKS -> {"kids":[current],"previous":[old]}
+//   POST /admin/drop-old-keys   only the current keys stay in the JWKS
+//                               -> {"kids":[current],"dropped":[removed]}
+//   GET  /admin/token?scope=..&resource=..&alg=..   does a real client_credentials request
+//                               (client_secret_basic) against {issuer}/token and returns its
+//                               status and JSON body unchanged
+//   GET  /admin/keys            -> {"kids":[current],"previous":[old],"current":{ALG:kid}}
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+// oidc-provider and jose are loaded (in main, below) only after the console is rerouted.
+let Provider;
+let errors;
+let jose;
+
+const SCOPES = ['inventory:read', 'inventory:write', 'inventory:admin'];
+const SCOPE = SCOPES.join(' ');
+const CLIENT_ID = 'service';
+const ACCESS_TOKEN_TTL = 300;
+const DEFAULT_ALGS = ['RS256', 'ES256'];
+const SUPPORTED_ALGS = new Set(['RS256', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+const log = (...a) => console.error('idp:', ...a);
+
+class UsageError extends Error {}
+
+function parseCli(argv) {
+  const opts = { port: 0, resources: [], algs: [], watchStdin: false, selfTest: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
+      i += 1;
+      return argv[i];
+    };
+    switch (a) {
+      case '--port': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`invalid --port ${v}`);
+        opts.port = n;
+        break;
+      }
+      case '--resource': {
+        const v = value();
+        const u = URL.parse(v);
+        if (!u || u.hash) throw new UsageError(`--resource must be an absolute URL without fragment: ${v}`);
+        opts.resources.push(v);
+        break;
+      }
+      case '--alg': {
+        const v = value();
+        if (!SUPPORTED_ALGS.has(v)) throw new UsageError(`unsupported --alg ${v} (one of ${[...SUPPORTED_ALGS].join(', ')})`);
+        if (!opts.algs.includes(v)) opts.algs.push(v);
+        break;
+      }
+      case '--watch-stdin': opts.watchStdin = true; break;
+      case '--self-test': opts.selfTest = true; break;
+      case '-h':
+      case '--help':
+        throw new UsageError('help');
+      default:
+        throw new UsageError(`unknown argument: ${a}`);
+    }
+  }
+  if (!opts.algs.length) opts.algs = [...DEFAULT_ALGS];
+  if (!opts.selfTest && !opts.resources.length) throw new UsageError('at least one --resource is required');
+  return opts;
+}
+
+// ------------------------------------------------------------------------------ keys
+
+let generation = 0;
+
+async function generateKey(alg) {
+  const options = { extractable: true };
+  if (alg === 'RS256' || alg === 'PS256') options.modulusLength = 2048;
+  const { privateKey } = await jose.generateKeyPair(alg, options);
+  const jwk = await jose.exportJWK(privateKey);
+  jwk.kid = `${alg.toLowerCase()}-${generation}-${randomBytes(4).toString('hex')}`;
+  jwk.alg = alg;
+  jwk.use = 'sig';
+  return jwk;
+}
+
+// ------------------------------------------------------------------------------ the IdP
+
+class Idp {
+  constructor(opts) {
+    this.opts = opts;
+    this.clientSecret = randomBytes(32).toString('base64url');
+    this.cookieKeys = [randomBytes(32).toString('base64url')];
+    this.current = new Map(); // alg -> private JWK used for signing
+    this.previous = []; // older private JWKs still published
+    this.provider = null;
+    this.callback = null;
+  }
+
+  get kids() { return [...this.current.values()].map((k) => k.kid); }
+
+  get previousKids() { return this.previous.map((k) => k.kid); }
+
+  async newKeys() {
+    generation += 1;
+    const next = new Map();
+    for (const alg of this.opts.algs) next.set(alg, await generateKey(alg));
+    return next;
+  }
+
+  // oidc-provider reads `jwks` once, at construction: every key change builds a new Provider
+  // behind the same http server (same issuer, same port, same client secret).
+  buildProvider() {
+    const { resources, algs } = this.opts;
+    const current = this.current;
+    const resourceSet = new Set(resources);
+    const scopeSet = new Set(SCOPES);
+
+    const provider = new Provider(this.issuer, {
+      clients: [{
+        client_id: CLIENT_ID,
+        client_secret: this.clientSecret,
+        // basic is the registered method; oidc-provider accepts client_secret_post for it too
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: SCOPE,
+        // unused (no ID tokens here) but validated: the default RS256 needs an RSA key
+        id_token_signed_response_alg: algs[0],
+      }],
+      // a client's `scope` must be a subset of the provider's `scopes`, else every token
+      // request fails with invalid_client_metadata
+      scopes: ['openid', 'offline_access', ...SCOPES],
+      jwks: { keys: [...current.values(), ...this.previous] },
+      cookies: { keys: this.cookieKeys },
+      // the resource server's accessTokenTTL wins; this only silences a NOTICE
+      ttl: { ClientCredentials: ACCESS_TOKEN_TTL },
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+      enabledJWA: { idTokenSigningAlgValues: algs },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async () => resources[0],
+          useGrantedResource: async () => true,
+          getResourceServerInfo: async (ctx, resourceIndicator) => {
+            if (!resourceSet.has(resourceIndicator)) {
+              throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
+            }
+            // oidc-provider keeps only the params a grant knows (ctx.oidc.params); the raw
+            // parsed form body still carries our non-standard `alg` field.
+            const requested = ctx.oidc?.body?.alg;
+            const alg = requested === undefined || requested === '' ? algs[0] : String(requested);
+            if (!current.has(alg)) {
+              throw new errors.InvalidRequest(`unsupported alg ${alg} (this IdP signs with ${algs.join(', ')})`);
+            }
+            // oidc-provider silently drops requested scopes the resource server does not
+            // have; be strict like most real IdPs and refuse them instead.
+            const scopeParam = ctx.oidc?.params?.scope;
+            if (typeof scopeParam === 'string') {
+              for (const s of scopeParam.split(' ').filter(Boolean)) {
+                if (!scopeSet.has(s)) throw new errors.InvalidScope('requested scope is not allowed', s);
+              }
+            }
+            return {
+              scope: SCOPE,
+              audience: resourceIndicator,
+              accessTokenTTL: ACCESS_TOKEN_TTL,
+              accessTokenFormat: 'jwt',
+              // explicit kid: after a rotation several keys share the alg
+              jwt: { sign: { alg, kid: current.get(alg).kid } },
+            };
+          },
+        },
+      },
+      extraTokenClaims: async () => ({ groups: ['data-team'] }),
+    });
+
+    provider.on('server_error', (ctx, err) => log('server_error', err));
+    provider.on('grant.error', (ctx, err) => log('token error:', err.error, err.error_description || ''));
+    provider.on('grant.success', (ctx) => {
+      const t = ctx.oidc.entities?.ClientCredentials;
+      log('issued token', JSON.stringify({ aud: t?.aud ?? t?.resourceServer?.audience, scope: t?.scope }));
+    });
+
+    this.provider = provider;
+    this.callback = provider.callback();
+  }
+
+  async listen() {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, '127.0.0.1', resolve);
+    });
+    const { port } = this.server.address();
+    this.issuer = `http://127.0.0.1:${port}`;
+    this.current = await this.newKeys();
+    this.buildProvider();
+  }
+
+  handle(req, res) {
+    const path = (req.url || '/').split('?')[0];
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      this.admin(req, res, path).catch((err) => {
+        log('admin error', err);
+        sendJson(res, 500, { error: 'server_error', error_description: String(err?.message || err) });
+      });
+      return;
+    }
+    if (!this.callback) {
+      sendJson(res, 503, { error: 'temporarily_unavailable' });
+      return;
+    }
+    this.callback(req, res);
+  }
+
+  async admin(req, res, path) {
+    const method = req.method || 'GET';
+    // drain any request body
+    for await (const chunk of req) void chunk; // eslint-disable-line no-unused-vars
+    const route = `${method} ${path}`;
+    switch (route) {
+      case 'POST /admin/rotate': {
+        const next = await this.newKeys();
+        this.previous = [...this.current.values(), ...this.previous];
+        this.current = next;
+        this.buildProvider();
+        log('rotated keys; current', this.kids.join(','), 'previous', this.previousKids.join(','));
+        return sendJson(res, 200, { kids: this.kids, previous: this.previousKids });
+      }
+      case 'POST /admin/drop-old-keys': {
+        const dropped = this.previousKids;
+        this.previous = [];
+        this.buildProvider();
+        log('dropped old keys', dropped.join(','));
+        return sendJson(res, 200, { kids: this.kids, dropped });
+      }
+      case 'GET /admin/keys':
+        return sendJson(res, 200, {
+          kids: this.kids,
+          previous: this.previousKids,
+          current: Object.fromEntries([...this.current].map(([alg, k]) => [alg, k.kid])),
+        });
+      case 'GET /admin/token': {
+        const q = new URL(req.url, this.issuer).searchParams;
+        const form = new URLSearchParams({ grant_type: 'client_credentials' });
+        for (const [k, v] of q) if (['scope', 'resource', 'alg'].includes(k)) form.append(k, v);
+        const r = await fetch(`${this.issuer}/token`, {
+          method: 'POST',
+          headers: {
+            authorization: basicAuth(CLIENT_ID, this.clientSecret),
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: form,
+        });
+        const text = await r.text();
+        res.writeHead(r.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(text);
+        return undefined;
+      }
+      default:
+        if (['/admin/rotate', '/admin/drop-old-keys', '/admin/keys', '/admin/token'].includes(path)) {
+          return sendJson(res, 405, { error: 'method_not_allowed' });
+        }
+        return sendJson(res, 404, { error: 'not_found' });
+    }
+  }
+
+  readyInfo() {
+    return {
+      issuer: this.issuer,
+      jwks_uri: `${this.issuer}/jwks`,
+      token_endpoint: `${this.issuer}/token`,
+      discovery: `${this.issuer}/.well-known/openid-configuration`,
+      clients: { service: { client_id: CLIENT_ID, client_secret: this.clientSecret } },
+      admin: `${this.issuer}/admin`,
+      resources: this.opts.resources,
+      algs: this.opts.algs,
+      scopes: SCOPES,
+      kids: Object.fromEntries([...this.current].map(([alg, k]) => [alg, k.kid])),
+    };
+  }
+}
+
+function sendJson(res, status, body) {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(data);
+}
+
+// RFC 6749 2.3.1: form-urlencode id and secret before base64.
+function basicAuth(id, secret) {
+  const enc = (s) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+async function serve(opts) {
+  const idp = new Idp(opts);
+  await idp.listen();
+  const stop = (sig) => {
+    log(`${sig}: shutting down`);
+    idp.server.closeAllConnections?.();
+    idp.server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  if (opts.watchStdin) {
+    process.stdin.on('end', () => stop('stdin EOF'));
+    process.stdin.on('error', () => stop('stdin error'));
+    process.stdin.resume();
+  }
+  log(`listening on ${idp.issuer}; resources ${opts.resources.join(' ')}; algs ${opts.algs.join(' ')}`);
+  process.stdout.write(`${JSON.stringify(idp.readyInfo())}\n`);
+}
+
+// ------------------------------------------------------------------------------ self-test
+
+async function selfTest() {
+  const resources = ['http://127.0.0.1:18081/mcp', 'http://127.0.0.1:18082/mcp'];
+  const algs = ['RS256', 'ES256', 'EdDSA'];
+  let passed = 0;
+  let failed = 0;
+  const check = (cond, what, detail) => {
+    if (cond) {
+      passed += 1;
+      console.error(`ok - ${what}`);
+    } else {
+      failed += 1;
+      console.error(`FAIL - ${what}${detail === undefined ? '' : `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`}`);
+    }
+    return cond;
+  };
+
+  const args = [fileURLToPath(import.meta.url), '--port', '0'];
+  for (const r of resources) args.push('--resource', r);
+  for (const a of algs) args.push('--alg', a);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let childErr = '';
+  child.stderr.on('data', (d) => { childErr += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const watchdog = setTimeout(() => {
+    console.error('FAIL - self-test timed out after 60 s');
+    child.kill('SIGKILL');
+    process.exit(1);
+  }, 60_000);
+
+  try {
+    const line = await new Promise((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d) => {
+        buf += d;
+        const i = buf.indexOf('\n');
+        if (i !== -1) resolve(buf.slice(0, i));
+      });
+      child.on('exit', (code) => reject(new Error(`idp exited early (${code}):\n${childErr}`)));
+    });
+    const info = JSON.parse(line);
+    console.error(`ready line: ${line}`);
+    const { issuer } = info;
+    check(/^http:\/\/127\.0\.0\.1:\d+$/.test(issuer), 'issuer is http://127.0.0.1:<port>', issuer);
+    check(info.jwks_uri && info.token_endpoint && info.admin
+      && info.discovery === `${issuer}/.well-known/openid-configuration`, 'ready line has the endpoints', info);
+    const { client_id: cid, client_secret: secret } = info.clients?.service ?? {};
+    check(cid === 'service' && typeof secret === 'string' && secret.length > 20, 'ready line has the service client');
+
+    const getJson = async (url, init) => {
+      const r = await fetch(url, init);
+      return { status: r.status, body: await r.json() };
+    };
+    const token = async (params, { auth = 'basic', id = cid, sec = secret } = {}) => {
+      const form = new URLSearchParams({ grant_type: 'client_credentials' });
+      for (const [k, v] of Object.entries(params)) {
+        for (const x of [v].flat()) form.append(k, x);
+      }
+      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      if (auth === 'basic') headers.authorization = basicAuth(id, sec);
+      else { form.append('client_id', id); form.append('client_secret', sec); }
+      return getJson(info.token_endpoint, { method: 'POST', headers, body: form });
+    };
+    const jwksNow = async () => (await getJson(info.jwks_uri)).body.keys;
+    const verify = async (jwt, aud) => jose.jwtVerify(jwt, jose.createLocalJWKSet({ keys: await jwksNow() }), {
+      issuer, audience: aud, typ: 'at+jwt',
+    });
+
+    // discovery + JWKS
+    const disco = await getJson(info.discovery);
+    check(disco.status === 200 && disco.body.issuer === issuer, 'discovery issuer matches', disco.body.issuer);
+    check(disco.body.jwks_uri === info.jwks_uri, 'discovery jwks_uri matches', disco.body.jwks_uri);
+    check(disco.body.token_endpoint === info.token_endpoint, 'discovery token_endpoint matches', disco.body.token_endpoint);
+    check(disco.body.grant_types_supported?.includes('client_credentials'), 'discovery lists client_credentials', disco.body.grant_types_supported);
+    check(['client_secret_basic', 'client_secret_post'].every((m) => disco.body.token_endpoint_auth_methods_supported?.includes(m)),
+      'discovery lists client_secret_basic and client_secret_post', disco.body.token_endpoint_auth_methods_supported);
+    let keys = await jwksNow();
+    const kids0 = Object.fromEntries(algs.map((a) => [a, keys.find((k) => k.alg === a)?.kid]));
+    check(keys.length === algs.length && algs.every((a) => kids0[a]), 'JWKS has one key per alg, each with a kid', keys.map((k) => [k.alg, k.kid]));
+    check(JSON.stringify(kids0) === JSON.stringify(info.kids), 'ready line kids match the JWKS', info.kids);
+    check(keys.every((k) => !('d' in k) && !('p' in k) && k.use === 'sig'), 'JWKS publishes public signing keys only');
+
+    // tokens: two resources x every alg, client_secret_basic
+    const oldTokens = [];
+    for (const resource of resources) {
+      for (const alg of algs) {
+        const r = await token({ scope: 'inventory:read inventory:write', resource, alg });
+        const what = `token for ${resource} ${alg}`;
+        if (!check(r.status === 200 && typeof r.body.access_token === 'string', `${what}: issued`, r.body)) continue;
+        check(r.body.token_type === 'Bearer' && r.body.expires_in > 290 && r.body.expires_in <= 300
+          && r.body.scope === 'inventory:read inventory:write', `${what}: token response fields`, r.body);
+        const h = jose.decodeProtectedHeader(r.body.access_token);
+        const p = jose.decodeJwt(r.body.access_token);
+        check(h.alg === alg && h.kid === kids0[alg] && h.typ === 'at+jwt', `${what}: header alg/kid/typ`, h);
+        check(p.iss === issuer && p.aud === resource && p.scope === 'inventory:read inventory:write'
+          && p.client_id === cid && p.sub === cid && typeof p.jti === 'string'
+          && Number.isInteger(p.iat) && p.exp - p.iat === 300, `${what}: claims`, p);
+        check(JSON.stringify(p.groups) === '["data-team"]', `${what}: groups claim`, p.groups);
+        try {
+          await verify(r.body.access_token, resource);
+          check(true, `${what}: signature verifies against the JWKS`);
+        } catch (e) {
+          check(false, `${what}: signature verifies against the JWKS`, String(e));
+        }
+        oldTokens.push({ jwt: r.body.access_token, resource, alg });
+      }
+    }
+
+    // defaults, client_secret_post, all scopes
+    {
+      const r = await token({ scope: 'inventory:admin' });
+      const p = r.status === 200 ? jose.decodeJwt(r.body.access_token) : {};
+      const h = r.status === 200 ? jose.decodeProtectedHeader(r.body.access_token) : {};
+      check(p.aud === resources[0] && h.alg === algs[0] && p.scope === 'inventory:admin',
+        'no resource/alg: defaults to the first --resource and the first --alg', { status: r.status, body: r.body, p, h });
+    }
+    {
+      const r = await token({ scope: 'inventory:read inventory:write inventory:admin', resource: resources[1], alg: 'ES256' }, { auth: 'post' });
+      const p = r.status === 200 ? jose.decodeJwt(r.body.access_token) : {};
+      check(p.aud === resources[1] && p.scope === 'inventory:read inventory:write inventory:admin',
+        'client_secret_post works, all three scopes', r.body);
+    }
+    {
+      const r = await token({ resource: resources[0] });
+      const p = r.status === 200 ? jose.decodeJwt(r.body.access_token) : {};
+      check(r.status === 200 && p.scope === undefined, 'no scope requested: token without scope claim', { body: r.body, p });
+    }
+
+    // errors
+    {
+      const r = await token({ scope: 'inventory:read' }, { sec: 'wrong' });
+      check(r.status === 401 && r.body.error === 'invalid_client', 'wrong secret: 401 invalid_client', r);
+    }
+    {
+      const r = await token({ scope: 'inventory:delete', resource: resources[0] });
+      check(r.status === 400 && r.body.error === 'invalid_scope', 'unknown scope: 400 invalid_scope', r);
+    }
+    {
+      const r = await token({ scope: 'openid inventory:read', resource: resources[0] });
+      check(r.status === 400 && r.body.error === 'invalid_scope', 'scope outside the client\'s allowance (openid): 400 invalid_scope', r);
+    }
+    {
+      const r = await token({ scope: 'inventory:read', resource: 'http://127.0.0.1:1/other' });
+      check(r.status === 400 && r.body.error === 'invalid_target', 'unknown resource: 400 invalid_target', r);
+    }
+    {
+      const r = await token({ scope: 'inventory:read', resource: resources });
+      check(r.status === 400 && r.body.error === 'invalid_target', 'two resources in one request: 400 invalid_target', r);
+    }
+    {
+      const r = await token({ scope: 'inventory:read', alg: 'HS256' });
+      check(r.status === 400 && r.body.error === 'invalid_request', 'unsupported alg: 400 invalid_request', r);
+    }
+
+    // admin/token convenience
+    {
+      const q = new URLSearchParams({ scope: 'inventory:read', resource: resources[1], alg: 'EdDSA' });
+      const r = await getJson(`${info.admin}/token?${q}`);
+      const p = r.status === 200 ? jose.decodeJwt(r.body.access_token) : {};
+      const h = r.status === 200 ? jose.decodeProtectedHeader(r.body.access_token) : {};
+      check(p.aud === resources[1] && h.alg === 'EdDSA' && p.scope === 'inventory:read', 'GET /admin/token', r.body);
+      const bad = await getJson(`${info.admin}/token?resource=${encodeURIComponent('http://x.test/')}`);
+      check(bad.status === 400 && bad.body.error === 'invalid_target', 'GET /admin/token passes errors through', bad);
+    }
+
+    // rotation
+    const rot = await getJson(`${info.admin}/rotate`, { method: 'POST' });
+    check(rot.status === 200 && rot.body.kids.length === algs.length
+      && JSON.stringify([...rot.body.previous].sort()) === JSON.stringify(Object.values(kids0).sort())
+      && rot.body.kids.every((k) => !Object.values(kids0).includes(k)), 'POST /admin/rotate: new kids, old ones previous', rot.body);
+    keys = await jwksNow();
+    const kidsNow = new Set(keys.map((k) => k.kid));
+    check(keys.length === 2 * algs.length && [...rot.body.kids, ...rot.body.previous].every((k) => kidsNow.has(k)),
+      'JWKS after rotate has old and new kids', [...kidsNow]);
+    const disco2 = await getJson(info.discovery);
+    check(disco2.body.issuer === issuer && disco2.body.token_endpoint === info.token_endpoint, 'issuer and port unchanged after rotate');
+    for (const alg of algs) {
+      const r = await token({ scope: 'inventory:read', resource: resources[1], alg });
+      const h = r.status === 200 ? jose.decodeProtectedHeader(r.body.access_token) : {};
+      check(h.alg === alg && rot.body.kids.includes(h.kid) && !Object.values(kids0).includes(h.kid), `after rotate: ${alg} token carries the new kid`, { h, body: r.body });
+      if (r.status === 200) {
+        try { await verify(r.body.access_token, resources[1]); check(true, `after rotate: new ${alg} token verifies`); } catch (e) { check(false, `after rotate: new ${alg} token verifies`, String(e)); }
+      }
+    }
+    for (const t of oldTokens.slice(0, algs.length)) {
+      try { await verify(t.jwt, t.resource); check(true, `after rotate: old ${t.alg} token still verifies`); } catch (e) { check(false, `after rotate: old ${t.alg} token still verifies`, String(e)); }
+    }
+
+    // drop old keys
+    const drop = await getJson(`${info.admin}/drop-old-keys`, { method: 'POST' });
+    check(drop.status === 200 && JSON.stringify(drop.body.kids) === JSON.stringify(rot.body.kids)
+      && drop.body.dropped.length === algs.length, 'POST /admin/drop-old-keys', drop.body);
+    keys = await jwksNow();
+    check(keys.length === algs.length && keys.every((k) => rot.body.kids.includes(k.kid)), 'JWKS after drop has only the current kids', keys.map((k) => k.kid));
+    try {
+      await verify(oldTokens[0].jwt, oldTokens[0].resource);
+      check(false, 'after drop: old token no longer verifies');
+    } catch (e) {
+      check(e.code === 'ERR_JWKS_NO_MATCHING_KEY', 'after drop: old token no longer verifies (no matching key)', e.code);
+    }
+    {
+      const r = await token({ scope: 'inventory:write', resource: resources[0], alg: 'ES256' });
+      try { await verify(r.body.access_token, resources[0]); check(true, 'after drop: new tokens still issued and verify'); } catch (e) { check(false, 'after drop: new tokens still issued and verify', String(e)); }
+    }
+    {
+      const r = await fetch(`${info.admin}/rotate`);
+      check(r.status === 405, 'GET /admin/rotate: 405');
+    }
+  } catch (e) {
+    check(false, 'self-test ran to the end', e?.stack || String(e));
+  }
+
+  child.kill('SIGTERM');
+  const { code, signal } = await exited;
+  check(code === 0, 'SIGTERM: idp exits 0', { code, signal });
+
+  // an instance without an RSA key (oidc-provider's client defaults assume RS256)
+  {
+    const c2 = spawn(process.execPath, [fileURLToPath(import.meta.url), '--resource', resources[0], '--alg', 'ES256'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err2 = '';
+    c2.stderr.on('data', (d) => { err2 += d; });
+    const exited2 = new Promise((resolve) => c2.on('exit', (c) => resolve(c)));
+    try {
+      const line = await new Promise((resolve, reject) => {
+        let buf = '';
+        c2.stdout.on('data', (d) => {
+          buf += d;
+          const i = buf.indexOf('\n');
+          if (i !== -1) resolve(buf.slice(0, i));
+        });
+        c2.on('exit', (c) => reject(new Error(`idp exited early (${c}):\n${err2}`)));
+      });
+      const info = JSON.parse(line);
+      const r = await fetch(`${info.admin}/token?scope=inventory:read`);
+      const body = await r.json();
+      const h = r.status === 200 ? jose.decodeProtectedHeader(body.access_token) : {};
+      check(h.alg === 'ES256' && h.kid === info.kids.ES256, '--alg ES256 only: tokens are ES256', body);
+    } catch (e) {
+      check(false, '--alg ES256 only: starts and issues tokens', e?.stack || String(e));
+    }
+    c2.kill('SIGINT');
+    check((await exited2) === 0, 'SIGINT: idp exits 0');
+  }
+  clearTimeout(watchdog);
+  if (failed) console.error(`--- idp stderr ---\n${childErr}`);
+  process.stdout.write(`idp self-test: ${passed} passed, ${failed} failed\n`);
+  process.exit(failed ? 1 : 0);
+}
+
+// ------------------------------------------------------------------------------ main
+
+let opts;
+try {
+  opts = parseCli(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  const head = fileURLToPath(import.meta.url);
+  const usage = (await import('node:fs')).readFileSync(head, 'utf8').split('\n')
+    .slice(1).filter((l) => l.startsWith('//')).map((l) => l.replace(/^\/\/ ?/, ''))
+    .slice(0, 19).join('\n');
+  if (e.message === 'help') {
+    process.stderr.write(`${usage}\n`);
+    process.exit(0);
+  }
+  process.stderr.write(`idp: ${e.message}\n\n${usage}\n`);
+  process.exit(2);
+}
+
+// oidc-provider prints its NOTICEs with console.info (stdout). Stdout is reserved for the
+// single ready line, so route every console method to stderr before loading it.
+for (const m of ['log', 'info', 'debug']) console[m] = console.error;
+({ default: Provider, errors } = await import('oidc-provider'));
+jose = await import('jose');
+
+if (opts.selfTest) {
+  await selfTest();
+} else {
+  try {
+    await serve(opts);
+  } catch (e) {
+    log('startup failed:', e?.stack || e);
+    process.exit(1);
+  }
+}
