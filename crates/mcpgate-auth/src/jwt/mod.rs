@@ -67,7 +67,14 @@ struct Issuer {
     /// algorithm of a validation to match the key's family, and the
     /// header's algorithm is the one checked against the pin.
     validations: HashMap<Algorithm, Validation>,
+    /// When discovery last failed: retried at most every
+    /// [`DISCOVERY_RETRY`], so an unreachable IdP is not asked on every
+    /// request.
+    discovery_failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// The least time between two discovery attempts after a failure.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(10);
 
 /// Verifies JWTs from the configured issuers.
 pub struct JwtVerifier {
@@ -126,6 +133,7 @@ impl JwtVerifier {
                 config,
                 jwks: OnceCell::new(),
                 validations,
+                discovery_failed_at: std::sync::Mutex::new(None),
             });
         }
         let client = reqwest::Client::builder()
@@ -187,12 +195,29 @@ impl JwtVerifier {
             .kid
             .as_deref()
             .ok_or_else(|| invalid("the token names no key (kid)"))?;
+        let recently_failed = issuer
+            .discovery_failed_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at.elapsed() < DISCOVERY_RETRY);
+        if recently_failed && !issuer.jwks.initialized() {
+            return Err(AuthError::Unavailable(format!(
+                "the signing keys of issuer {iss} are not available yet"
+            )));
+        }
         let jwks = issuer
             .jwks
             .get_or_try_init(|| async {
                 let uri = match &issuer.config.jwks_uri {
                     Some(uri) => uri.clone(),
-                    None => discover_jwks_uri(&self.client, &issuer.config.issuer).await?,
+                    None => discover_jwks_uri(&self.client, &issuer.config.issuer)
+                        .await
+                        .inspect_err(|_| {
+                            if let Ok(mut at) = issuer.discovery_failed_at.lock() {
+                                *at = Some(std::time::Instant::now());
+                            }
+                        })?,
                 };
                 Ok::<_, AuthError>(Jwks::new(uri, self.client.clone()))
             })
