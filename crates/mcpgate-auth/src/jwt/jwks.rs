@@ -10,8 +10,11 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 use tokio::sync::Mutex;
 
-/// The least time between two fetches of one JWKS document.
-const MIN_REFETCH: Duration = Duration::from_secs(10);
+/// The least time between two fetches of one JWKS document. Short enough
+/// that a token signed with a freshly rotated key is accepted within
+/// seconds; long enough that tokens naming made-up key ids cost at most one
+/// fetch per interval.
+const MIN_REFETCH: Duration = Duration::from_secs(2);
 /// The largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
