@@ -1,30 +1,38 @@
 #!/usr/bin/env node
-// A real OAuth 2.0 / OpenID Connect identity provider for mcpgate's JWT end-to-end tests,
-// built on the OpenID-certified `oidc-provider` package. It issues JWT access tokens through
-// the client_credentials grant with RFC 8707 resource indicators (aud = the resource).
+// A real OAuth 2.0 / OpenID Connect identity provider for mcpgate's JWT and introspection
+// end-to-end tests, built on the OpenID-certified `oidc-provider` package. It issues JWT or
+// opaque access tokens through the client_credentials grant with RFC 8707 resource indicators
+// (aud = the resource), and introspects (RFC 7662) and revokes (RFC 7009) the opaque ones.
 // Test-only: plain HTTP, bound to 127.0.0.1, unauthenticated admin endpoints.
 //
-//   node idp.mjs [--port 0] --resource URL [--resource URL]... [--alg RS256|ES256|EdDSA]...
+//   node idp.mjs [--port 0] --resource URL... --opaque-resource URL... [--alg ALG]...
 //                [--watch-stdin]
 //   node idp.mjs --self-test
 //
 // options:
 //   --port N        TCP port on 127.0.0.1 (default 0 = any free port)
-//   --resource URL  a resource indicator (= JWT audience) tokens may be issued for; repeatable;
-//                   the first one is the default when a token request names none (required)
+//   --resource URL  a resource indicator (= JWT audience) JWT tokens are issued for; repeatable;
+//                   the first one is the default when a token request names none
+//   --opaque-resource URL  a resource indicator opaque tokens are issued for; repeatable;
+//                   the default when there is no --resource (at least one of the two needed)
 //   --alg ALG       a JWS algorithm to sign access tokens with; repeatable; one key per alg;
 //                   the first one is the default (default: RS256 and ES256). Also accepted:
 //                   PS256, ES384, ES512, Ed25519.
 //   --watch-stdin   exit 0 when stdin reaches EOF (lets a parent holding the pipe end us)
 //   --self-test     start an instance as a child process, check it end to end, exit 0/1
 //
-// When ready it prints ONE JSON line on stdout (issuer, jwks_uri, token_endpoint, discovery,
-// clients.service.{client_id,client_secret}, admin, ...) and runs until SIGTERM/SIGINT (exit 0).
+// When ready it prints ONE JSON line on stdout (issuer, jwks_uri, token_endpoint,
+// introspection_endpoint, revocation_endpoint, discovery, clients.{service,gateway}.{client_id,
+// client_secret}, admin, ...) and runs until SIGTERM/SIGINT (exit 0).
 // All logging goes to stderr. Exit 2 on a usage error, 1 on a startup failure.
 //
 // Token endpoint (standard): POST {issuer}/token, grant_type=client_credentials,
 // client_secret_basic or client_secret_post, optional scope and resource, plus the
-// non-standard form field `alg` to pick the signing algorithm (default: the first --alg).
+// non-standard form fields `alg` to pick the signing algorithm (default: the first --alg)
+// and `ttl` (1-300 s, default 300) to shorten the token's lifetime.
+// Introspection: POST {issuer}/token/introspection token=... as client `gateway` (basic auth):
+// it may introspect tokens whose aud is an --opaque-resource; `service` only its own tokens.
+// Revocation: POST {issuer}/token/revocation token=... as client `service`.
 //
 // Admin endpoints (test-only):
 //   POST /admin/rotate          new key per alg (new kid) becomes the signing key; old keys
@@ -45,10 +53,13 @@ import { fileURLToPath } from 'node:url';
 let Provider;
 let errors;
 let jose;
+let createMemoryAdapter;
 
 const SCOPES = ['inventory:read', 'inventory:write', 'inventory:admin'];
 const SCOPE = SCOPES.join(' ');
 const CLIENT_ID = 'service';
+const OTHER_CLIENT_ID = 'other';
+const GATEWAY_CLIENT_ID = 'gateway';
 const ACCESS_TOKEN_TTL = 300;
 const DEFAULT_ALGS = ['RS256', 'ES256'];
 const SUPPORTED_ALGS = new Set(['RS256', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
@@ -58,7 +69,7 @@ const log = (...a) => console.error('idp:', ...a);
 class UsageError extends Error {}
 
 function parseCli(argv) {
-  const opts = { port: 0, resources: [], algs: [], watchStdin: false, selfTest: false };
+  const opts = { port: 0, resources: [], opaqueResources: [], algs: [], watchStdin: false, selfTest: false };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     const value = () => {
@@ -74,11 +85,15 @@ function parseCli(argv) {
         opts.port = n;
         break;
       }
-      case '--resource': {
+      case '--resource':
+      case '--opaque-resource': {
         const v = value();
         const u = URL.parse(v);
-        if (!u || u.hash) throw new UsageError(`--resource must be an absolute URL without fragment: ${v}`);
-        opts.resources.push(v);
+        if (!u || u.hash) throw new UsageError(`${a} must be an absolute URL without fragment: ${v}`);
+        if (opts.resources.includes(v) || opts.opaqueResources.includes(v)) {
+          throw new UsageError(`resource given twice: ${v}`);
+        }
+        (a === '--resource' ? opts.resources : opts.opaqueResources).push(v);
         break;
       }
       case '--alg': {
@@ -97,7 +112,9 @@ function parseCli(argv) {
     }
   }
   if (!opts.algs.length) opts.algs = [...DEFAULT_ALGS];
-  if (!opts.selfTest && !opts.resources.length) throw new UsageError('at least one --resource is required');
+  if (!opts.selfTest && !opts.resources.length && !opts.opaqueResources.length) {
+    throw new UsageError('at least one --resource or --opaque-resource is required');
+  }
   return opts;
 }
 
@@ -122,11 +139,14 @@ class Idp {
   constructor(opts) {
     this.opts = opts;
     this.clientSecret = randomBytes(32).toString('base64url');
+    this.otherSecret = randomBytes(32).toString('base64url');
+    this.gatewaySecret = randomBytes(32).toString('base64url');
     this.cookieKeys = [randomBytes(32).toString('base64url')];
     this.current = new Map(); // alg -> private JWK used for signing
     this.previous = []; // older private JWKs still published
     this.provider = null;
     this.callback = null;
+    this.adapter = null; // one in-memory store shared by every Provider built (see buildProvider)
   }
 
   get kids() { return [...this.current.values()].map((k) => k.kid); }
@@ -143,10 +163,13 @@ class Idp {
   // oidc-provider reads `jwks` once, at construction: every key change builds a new Provider
   // behind the same http server (same issuer, same port, same client secret).
   buildProvider() {
-    const { resources, algs } = this.opts;
+    const { resources, opaqueResources, algs } = this.opts;
     const current = this.current;
     const resourceSet = new Set(resources);
+    const opaqueSet = new Set(opaqueResources);
     const scopeSet = new Set(SCOPES);
+    const defaultResource = resources[0] ?? opaqueResources[0];
+    const audiences = (token) => [token.aud].flat().filter((a) => typeof a === 'string');
 
     const provider = new Provider(this.issuer, {
       clients: [{
@@ -160,25 +183,70 @@ class Idp {
         scope: SCOPE,
         // unused (no ID tokens here) but validated: the default RS256 needs an RSA key
         id_token_signed_response_alg: algs[0],
+      }, {
+        // a second service, for "somebody else's token" tests
+        client_id: OTHER_CLIENT_ID,
+        client_secret: this.otherSecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: SCOPE,
+        id_token_signed_response_alg: algs[0],
+      }, {
+        // the resource server (mcpgate) authenticating to the introspection endpoint;
+        // it gets no tokens itself
+        client_id: GATEWAY_CLIENT_ID,
+        client_secret: this.gatewaySecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        id_token_signed_response_alg: algs[0],
       }],
       // a client's `scope` must be a subset of the provider's `scopes`, else every token
       // request fails with invalid_client_metadata
       scopes: ['openid', 'offline_access', ...SCOPES],
       jwks: { keys: [...current.values(), ...this.previous] },
       cookies: { keys: this.cookieKeys },
-      // the resource server's accessTokenTTL wins; this only silences a NOTICE
-      ttl: { ClientCredentials: ACCESS_TOKEN_TTL },
+      // the resource server's accessTokenTTL (300 s or the `ttl` form field); a plain number
+      // here would win over it
+      ttl: { ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL },
+      // opaque tokens live in the adapter; by default every Provider gets a fresh in-memory
+      // store, which would forget them at each key rotation. Share one store instead.
+      adapter: this.adapter,
       clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
       enabledJWA: { idTokenSigningAlgValues: algs },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        introspection: {
+          enabled: true,
+          // the default lets any confidential client introspect any token. Here: `gateway`
+          // may introspect tokens for the opaque resources (it is their resource server),
+          // every other client only its own tokens. A refusal is {"active":false}.
+          allowedPolicy: async (ctx, client, token) => {
+            if (client.clientId === GATEWAY_CLIENT_ID) return audiences(token).some((a) => opaqueSet.has(a));
+            return token.clientId === client.clientId;
+          },
+        },
+        revocation: {
+          enabled: true,
+          // like the default: a client revokes only its own tokens (else 400 invalid_request)
+          allowedPolicy: async (ctx, client, token) => {
+            if (token.clientId !== client.clientId) {
+              throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+            }
+            return true;
+          },
+        },
         resourceIndicators: {
           enabled: true,
-          defaultResource: async () => resources[0],
+          defaultResource: async () => defaultResource,
           useGrantedResource: async () => true,
           getResourceServerInfo: async (ctx, resourceIndicator) => {
-            if (!resourceSet.has(resourceIndicator)) {
+            const opaque = opaqueSet.has(resourceIndicator);
+            if (!opaque && !resourceSet.has(resourceIndicator)) {
               throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
             }
             // oidc-provider keeps only the params a grant knows (ctx.oidc.params); the raw
@@ -196,10 +264,27 @@ class Idp {
                 if (!scopeSet.has(s)) throw new errors.InvalidScope('requested scope is not allowed', s);
               }
             }
+            // non-standard `ttl` form field: a shorter lifetime, for expiry tests
+            const ttlParam = ctx.oidc?.body?.ttl;
+            let ttl = ACCESS_TOKEN_TTL;
+            if (ttlParam !== undefined && ttlParam !== '') {
+              ttl = Number(ttlParam);
+              if (!/^\d+$/.test(String(ttlParam)) || ttl < 1 || ttl > ACCESS_TOKEN_TTL) {
+                throw new errors.InvalidRequest(`invalid ttl ${ttlParam} (1-${ACCESS_TOKEN_TTL})`);
+              }
+            }
+            if (opaque) {
+              return {
+                scope: SCOPE,
+                audience: resourceIndicator,
+                accessTokenTTL: ttl,
+                accessTokenFormat: 'opaque',
+              };
+            }
             return {
               scope: SCOPE,
               audience: resourceIndicator,
-              accessTokenTTL: ACCESS_TOKEN_TTL,
+              accessTokenTTL: ttl,
               accessTokenFormat: 'jwt',
               // explicit kid: after a rotation several keys share the alg
               jwt: { sign: { alg, kid: current.get(alg).kid } },
@@ -207,14 +292,21 @@ class Idp {
           },
         },
       },
-      extraTokenClaims: async () => ({ groups: ['data-team'] }),
+      // JWTs get sub = client_id from oidc-provider; an opaque client_credentials token has no
+      // account, so introspection would show no `sub` without this
+      extraTokenClaims: async (ctx, token) => ({
+        groups: ['data-team'],
+        ...(token.resourceServer?.accessTokenFormat === 'opaque' ? { sub: token.clientId } : {}),
+      }),
     });
 
     provider.on('server_error', (ctx, err) => log('server_error', err));
     provider.on('grant.error', (ctx, err) => log('token error:', err.error, err.error_description || ''));
     provider.on('grant.success', (ctx) => {
       const t = ctx.oidc.entities?.ClientCredentials;
-      log('issued token', JSON.stringify({ aud: t?.aud ?? t?.resourceServer?.audience, scope: t?.scope }));
+      log('issued token', JSON.stringify({
+        aud: t?.aud ?? t?.resourceServer?.audience, scope: t?.scope, format: t?.resourceServer?.accessTokenFormat,
+      }));
     });
 
     this.provider = provider;
@@ -230,6 +322,7 @@ class Idp {
     const { port } = this.server.address();
     this.issuer = `http://127.0.0.1:${port}`;
     this.current = await this.newKeys();
+    this.adapter = createMemoryAdapter();
     this.buildProvider();
   }
 
@@ -279,7 +372,7 @@ class Idp {
       case 'GET /admin/token': {
         const q = new URL(req.url, this.issuer).searchParams;
         const form = new URLSearchParams({ grant_type: 'client_credentials' });
-        for (const [k, v] of q) if (['scope', 'resource', 'alg'].includes(k)) form.append(k, v);
+        for (const [k, v] of q) if (['scope', 'resource', 'alg', 'ttl'].includes(k)) form.append(k, v);
         const r = await fetch(`${this.issuer}/token`, {
           method: 'POST',
           headers: {
@@ -306,10 +399,17 @@ class Idp {
       issuer: this.issuer,
       jwks_uri: `${this.issuer}/jwks`,
       token_endpoint: `${this.issuer}/token`,
+      introspection_endpoint: `${this.issuer}/token/introspection`,
+      revocation_endpoint: `${this.issuer}/token/revocation`,
       discovery: `${this.issuer}/.well-known/openid-configuration`,
-      clients: { service: { client_id: CLIENT_ID, client_secret: this.clientSecret } },
+      clients: {
+        service: { client_id: CLIENT_ID, client_secret: this.clientSecret },
+        other: { client_id: OTHER_CLIENT_ID, client_secret: this.otherSecret },
+        gateway: { client_id: GATEWAY_CLIENT_ID, client_secret: this.gatewaySecret },
+      },
       admin: `${this.issuer}/admin`,
       resources: this.opts.resources,
+      opaque_resources: this.opts.opaqueResources,
       algs: this.opts.algs,
       scopes: SCOPES,
       kids: Object.fromEntries([...this.current].map(([alg, k]) => [alg, k.kid])),
@@ -345,7 +445,7 @@ async function serve(opts) {
     process.stdin.on('error', () => stop('stdin error'));
     process.stdin.resume();
   }
-  log(`listening on ${idp.issuer}; resources ${opts.resources.join(' ')}; algs ${opts.algs.join(' ')}`);
+  log(`listening on ${idp.issuer}; resources ${opts.resources.join(' ')}; opaque resources ${opts.opaqueResources.join(' ')}; algs ${opts.algs.join(' ')}`);
   process.stdout.write(`${JSON.stringify(idp.readyInfo())}\n`);
 }
 
@@ -353,6 +453,7 @@ async function serve(opts) {
 
 async function selfTest() {
   const resources = ['http://127.0.0.1:18081/mcp', 'http://127.0.0.1:18082/mcp'];
+  const opaqueResources = ['http://127.0.0.1:18083/mcp', 'http://127.0.0.1:18084/mcp'];
   const algs = ['RS256', 'ES256', 'EdDSA'];
   let passed = 0;
   let failed = 0;
@@ -369,6 +470,7 @@ async function selfTest() {
 
   const args = [fileURLToPath(import.meta.url), '--port', '0'];
   for (const r of resources) args.push('--resource', r);
+  for (const r of opaqueResources) args.push('--opaque-resource', r);
   for (const a of algs) args.push('--alg', a);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let childErr = '';
@@ -398,6 +500,16 @@ async function selfTest() {
       && info.discovery === `${issuer}/.well-known/openid-configuration`, 'ready line has the endpoints', info);
     const { client_id: cid, client_secret: secret } = info.clients?.service ?? {};
     check(cid === 'service' && typeof secret === 'string' && secret.length > 20, 'ready line has the service client');
+    const gw = info.clients?.gateway ?? {};
+    const other = info.clients?.other ?? {};
+    check(gw.client_id === 'gateway' && typeof gw.client_secret === 'string' && gw.client_secret.length > 20
+      && gw.client_secret !== secret, 'ready line has the gateway client');
+    check(other.client_id === 'other' && typeof other.client_secret === 'string' && other.client_secret.length > 20,
+      'ready line has the other client');
+    check(info.introspection_endpoint === `${issuer}/token/introspection`
+      && info.revocation_endpoint === `${issuer}/token/revocation`, 'ready line has introspection and revocation endpoints', info);
+    check(JSON.stringify(info.opaque_resources) === JSON.stringify(opaqueResources)
+      && JSON.stringify(info.resources) === JSON.stringify(resources), 'ready line lists resources and opaque_resources', info);
 
     const getJson = async (url, init) => {
       const r = await fetch(url, init);
@@ -423,6 +535,8 @@ async function selfTest() {
     check(disco.status === 200 && disco.body.issuer === issuer, 'discovery issuer matches', disco.body.issuer);
     check(disco.body.jwks_uri === info.jwks_uri, 'discovery jwks_uri matches', disco.body.jwks_uri);
     check(disco.body.token_endpoint === info.token_endpoint, 'discovery token_endpoint matches', disco.body.token_endpoint);
+    check(disco.body.introspection_endpoint === info.introspection_endpoint
+      && disco.body.revocation_endpoint === info.revocation_endpoint, 'discovery introspection/revocation endpoints match', disco.body);
     check(disco.body.grant_types_supported?.includes('client_credentials'), 'discovery lists client_credentials', disco.body.grant_types_supported);
     check(['client_secret_basic', 'client_secret_post'].every((m) => disco.body.token_endpoint_auth_methods_supported?.includes(m)),
       'discovery lists client_secret_basic and client_secret_post', disco.body.token_endpoint_auth_methods_supported);
@@ -515,6 +629,112 @@ async function selfTest() {
       check(bad.status === 400 && bad.body.error === 'invalid_target', 'GET /admin/token passes errors through', bad);
     }
 
+    // opaque tokens, introspection (RFC 7662), revocation (RFC 7009)
+    const form = (params) => {
+      const f = new URLSearchParams();
+      for (const [k, v] of Object.entries(params)) f.append(k, v);
+      return f;
+    };
+    const introspect = async (tok, { id = gw.client_id, sec = gw.client_secret, extra = {} } = {}) => getJson(info.introspection_endpoint, {
+      method: 'POST',
+      headers: { authorization: basicAuth(id, sec), 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({ token: tok, ...extra }),
+    });
+    const revoke = async (tok, { id = cid, sec = secret } = {}) => {
+      const r = await fetch(info.revocation_endpoint, {
+        method: 'POST',
+        headers: { authorization: basicAuth(id, sec), 'content-type': 'application/x-www-form-urlencoded' },
+        body: form({ token: tok }),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    };
+    const opaqueTokens = {};
+    for (const resource of opaqueResources) {
+      const r = await token({ scope: 'inventory:read inventory:write', resource });
+      const what = `opaque token for ${resource}`;
+      if (!check(r.status === 200 && typeof r.body.access_token === 'string', `${what}: issued`, r.body)) continue;
+      const tok = r.body.access_token;
+      opaqueTokens[resource] = tok;
+      check(r.body.token_type === 'Bearer' && r.body.expires_in > 290 && r.body.expires_in <= 300
+        && r.body.scope === 'inventory:read inventory:write', `${what}: token response fields`, r.body);
+      check(/^[A-Za-z0-9_-]{20,}$/.test(tok) && !tok.startsWith('mcpg_'), `${what}: opaque (no dots, not a JWT)`, tok.length);
+      const i = await introspect(tok);
+      const b = i.body;
+      check(i.status === 200 && b.active === true && b.aud === resource && b.scope === 'inventory:read inventory:write'
+        && b.client_id === cid && b.sub === cid && b.iss === issuer && b.token_type === 'Bearer'
+        && Number.isInteger(b.exp) && b.exp - b.iat === 300 && b.exp > Date.now() / 1000,
+      `${what}: gateway introspects it: active, aud, scope, client_id, sub, iss, exp, token_type`, i);
+      check(!JSON.stringify(b).includes(tok), `${what}: introspection response does not echo the token`, b);
+      const own = await introspect(tok, { id: cid, sec: secret });
+      check(own.body.active === true && own.body.aud === resource, `${what}: its own client may introspect it`, own);
+      const o = await introspect(tok, { id: other.client_id, sec: other.client_secret });
+      check(o.status === 200 && JSON.stringify(o.body) === '{"active":false}', `${what}: another client (other) may not introspect it`, o);
+    }
+    {
+      const r = await token({ scope: 'inventory:read', resource: opaqueResources[0] }, { id: other.client_id, sec: other.client_secret });
+      const i = r.status === 200 ? await introspect(r.body.access_token) : {};
+      check(i.body?.active === true && i.body.client_id === 'other' && i.body.sub === 'other' && i.body.scope === 'inventory:read',
+        'opaque token of client other: gateway introspects it (sub/client_id other)', { r, i });
+      const s2 = r.status === 200 ? await introspect(r.body.access_token, { id: cid, sec: secret }) : {};
+      check(JSON.stringify(s2.body) === '{"active":false}', 'service may not introspect other\'s token', s2);
+    }
+    {
+      const r = await token({ resource: opaqueResources[1] });
+      const i = r.status === 200 ? await introspect(r.body.access_token) : {};
+      check(i.body?.active === true && i.body.scope === undefined, 'opaque token without scope: introspection has no scope', i);
+    }
+    {
+      const r = await token({ scope: 'inventory:read', resource: resources[0] });
+      const i = r.status === 200 ? await introspect(r.body.access_token) : {};
+      check(i.status === 400 && i.body.error === 'unsupported_token_type', 'a JWT token cannot be introspected: 400 unsupported_token_type', i);
+    }
+    {
+      const i = await introspect(randomBytes(32).toString('base64url'));
+      check(i.status === 200 && JSON.stringify(i.body) === '{"active":false}', 'unknown token: {"active":false}', i);
+      const bad = await introspect(opaqueTokens[opaqueResources[0]], { sec: 'wrong' });
+      check(bad.status === 401 && bad.body.error === 'invalid_client', 'gateway with a wrong secret: 401 invalid_client', bad);
+      const tokForGw = await token({ scope: 'inventory:read', resource: opaqueResources[0] }, { id: gw.client_id, sec: gw.client_secret });
+      check(tokForGw.status >= 400 && tokForGw.body.error, 'gateway cannot get tokens itself', tokForGw);
+    }
+    {
+      // revocation
+      const r = await token({ scope: 'inventory:read', resource: opaqueResources[0] });
+      const tok = r.body.access_token;
+      const before = await introspect(tok);
+      check(before.body.active === true, 'to-be-revoked token is active');
+      const byGw = await revoke(tok, { id: gw.client_id, sec: gw.client_secret });
+      check(byGw.status === 400 && byGw.body?.error === 'invalid_request', 'gateway may not revoke service\'s token: 400', byGw);
+      check((await introspect(tok)).body.active === true, 'still active after the refused revocation');
+      const rv = await revoke(tok);
+      check(rv.status === 200, 'service revokes its token: 200', rv);
+      const after = await introspect(tok);
+      check(after.status === 200 && JSON.stringify(after.body) === '{"active":false}', 'revoked token: {"active":false}', after);
+      const again = await revoke(tok);
+      check(again.status === 200, 'revoking again (unknown token): 200', again);
+      const jwtTok = await token({ scope: 'inventory:read', resource: resources[0] });
+      const rj = await revoke(jwtTok.body.access_token);
+      check(rj.status === 400 && rj.body?.error === 'unsupported_token_type', 'a JWT token cannot be revoked: 400 unsupported_token_type', rj);
+    }
+    {
+      // ttl + expiry
+      const r = await token({ scope: 'inventory:read', resource: opaqueResources[0], ttl: '1' });
+      check(r.status === 200 && r.body.expires_in === 1, 'ttl=1: expires_in 1', r.body);
+      const i = await introspect(r.body.access_token);
+      check(i.body.active === true && i.body.exp - i.body.iat === 1, 'ttl=1 token: active, exp = iat + 1', i.body);
+      const q = new URLSearchParams({ scope: 'inventory:read', resource: resources[0], ttl: '2' });
+      const viaAdmin = await getJson(`${info.admin}/token?${q}`);
+      const p = viaAdmin.status === 200 ? jose.decodeJwt(viaAdmin.body.access_token) : {};
+      check(p.exp - p.iat === 2, 'ttl=2 through /admin/token: JWT exp = iat + 2', viaAdmin.body);
+      for (const bad of ['0', '301', 'x']) {
+        const b = await token({ resource: opaqueResources[0], ttl: bad });
+        check(b.status === 400 && b.body.error === 'invalid_request', `ttl=${bad}: 400 invalid_request`, b);
+      }
+      await new Promise((res) => { setTimeout(res, 2100); });
+      const later = await introspect(r.body.access_token);
+      check(later.status === 200 && JSON.stringify(later.body) === '{"active":false}', 'expired token: {"active":false}', later);
+    }
+
     // rotation
     const rot = await getJson(`${info.admin}/rotate`, { method: 'POST' });
     check(rot.status === 200 && rot.body.kids.length === algs.length
@@ -533,6 +753,11 @@ async function selfTest() {
       if (r.status === 200) {
         try { await verify(r.body.access_token, resources[1]); check(true, `after rotate: new ${alg} token verifies`); } catch (e) { check(false, `after rotate: new ${alg} token verifies`, String(e)); }
       }
+    }
+    {
+      const tok = opaqueTokens[opaqueResources[0]];
+      const i = tok ? await introspect(tok) : {};
+      check(i.body?.active === true, 'after rotate: opaque tokens issued earlier still introspect active', i);
     }
     for (const t of oldTokens.slice(0, algs.length)) {
       try { await verify(t.jwt, t.resource); check(true, `after rotate: old ${t.alg} token still verifies`); } catch (e) { check(false, `after rotate: old ${t.alg} token still verifies`, String(e)); }
@@ -610,7 +835,7 @@ try {
   const head = fileURLToPath(import.meta.url);
   const usage = (await import('node:fs')).readFileSync(head, 'utf8').split('\n')
     .slice(1).filter((l) => l.startsWith('//')).map((l) => l.replace(/^\/\/ ?/, ''))
-    .slice(0, 19).join('\n');
+    .join('\n').split('\nWhen ready')[0];
   if (e.message === 'help') {
     process.stderr.write(`${usage}\n`);
     process.exit(0);
@@ -623,6 +848,8 @@ try {
 // single ready line, so route every console method to stderr before loading it.
 for (const m of ['log', 'info', 'debug']) console[m] = console.error;
 ({ default: Provider, errors } = await import('oidc-provider'));
+// not a documented export, but the package has no "exports" map: the stock in-memory adapter
+({ createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js'));
 jose = await import('jose');
 
 if (opts.selfTest) {

@@ -16,6 +16,7 @@ pub mod api_key;
 mod authenticate;
 mod authorize;
 mod credentials;
+pub mod introspection;
 pub mod jwt;
 mod strategies;
 

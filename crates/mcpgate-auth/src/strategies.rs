@@ -8,17 +8,20 @@ use mcpgate_core::Identity;
 use crate::api_key::{ApiKeyAuthenticator, KEY_PREFIX};
 use crate::authenticate::{AuthError, Authenticator, RequestFacts};
 use crate::credentials::presented_credential;
+use crate::introspection::Introspector;
 use crate::jwt::JwtVerifier;
 
 /// Routes a credential by its form: `mcpg_…` to API keys, a three-part
-/// token to the JWT verifier. A form whose strategy is not configured is
-/// refused.
+/// token to the JWT verifier, anything else to introspection. A form whose
+/// strategy is not configured is refused.
 #[derive(Debug, Default)]
 pub struct Strategies {
     /// API keys, when configured.
     pub api_keys: Option<Arc<ApiKeyAuthenticator>>,
     /// JWTs from identity providers, when configured.
     pub jwt: Option<Arc<JwtVerifier>>,
+    /// Authorization servers that introspect opaque tokens, tried in order.
+    pub introspection: Vec<Arc<Introspector>>,
 }
 
 impl Authenticator for Strategies {
@@ -44,7 +47,19 @@ impl Authenticator for Strategies {
                     )),
                 };
             }
-            Err(AuthError::Invalid("unrecognised credential".to_owned()))
+            if self.introspection.is_empty() {
+                return Err(AuthError::Invalid("unrecognised credential".to_owned()));
+            }
+            // Any server that vouches for the token is enough; the last
+            // refusal is reported.
+            let mut refusal = AuthError::Invalid("token not active".to_owned());
+            for server in &self.introspection {
+                match server.verify(&credential).await {
+                    Ok(identity) => return Ok(identity),
+                    Err(error) => refusal = error,
+                }
+            }
+            Err(refusal)
         })
     }
 }

@@ -84,13 +84,16 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
         );
     }
     let mut assembled = from_parts(&config.server, audit, authenticator, parts)?;
-    if !config.auth.jwt.is_empty() {
-        let issuers = config
-            .auth
-            .jwt
-            .iter()
-            .map(|i| i.issuer.as_str().trim_end_matches('/').to_owned())
-            .collect();
+    // Clients can get tokens from these: advertise them (RFC 9728).
+    let issuers: Vec<String> = config
+        .auth
+        .jwt
+        .iter()
+        .map(|i| &i.issuer)
+        .chain(config.auth.introspection.iter().map(|i| &i.issuer))
+        .map(|issuer| issuer.as_str().trim_end_matches('/').to_owned())
+        .collect();
+    if !issuers.is_empty() {
         assembled.http.protected_resource = Some(protected_resource(
             issuers,
             &assembled.public_url,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use jsonwebtoken::Algorithm;
+use mcpgate_auth::introspection::{IntrospectionConfig, Introspector};
 use mcpgate_auth::jwt::{IssuerConfig, JwtVerifier};
 use mcpgate_auth::{ApiKeyAuthenticator, Authenticator, LocalUser, Strategies};
 use mcpgate_store::Store;
@@ -38,6 +39,27 @@ pub async fn authenticator(
     }
     if !auth.jwt.is_empty() {
         strategies.jwt = Some(Arc::new(jwt_verifier(&auth.jwt, resource)?));
+    }
+    for server in &auth.introspection {
+        let issuer = server.issuer.as_str().trim_end_matches('/').to_owned();
+        let introspector = Introspector::new(IntrospectionConfig {
+            issuer: issuer.clone(),
+            endpoint: server.endpoint.as_ref().map(|u| u.to_string()),
+            client_id: server.client_id.clone(),
+            client_secret: server
+                .client_secret
+                .resolve(loaded.base_dir())
+                .with_context(|| format!("auth.introspection client_secret for {issuer}"))?,
+            audiences: vec![
+                server
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| resource.to_owned()),
+            ],
+        })
+        .context("cannot build the HTTP client")?;
+        tracing::info!(%issuer, "opaque token introspection enabled");
+        strategies.introspection.push(Arc::new(introspector));
     }
     Ok(Arc::new(strategies))
 }

@@ -215,12 +215,32 @@ pub struct AuthConfig {
     /// Identity providers whose JWT access tokens are accepted.
     #[serde(default)]
     pub jwt: Vec<JwtIssuerConfig>,
+    /// Authorization servers whose opaque access tokens are checked by
+    /// introspection (RFC 7662).
+    #[serde(default)]
+    pub introspection: Vec<IntrospectionServerConfig>,
+}
+
+/// `[[auth.introspection]]`: one authorization server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionServerConfig {
+    /// Its issuer identifier (https, or http on loopback only).
+    pub issuer: url::Url,
+    /// Its introspection endpoint; discovered from its metadata when absent.
+    pub endpoint: Option<url::Url>,
+    /// mcpgate's client id there.
+    pub client_id: String,
+    /// mcpgate's client secret there.
+    pub client_secret: SecretRef,
+    /// The `aud` tokens must carry; defaults to the server's public URL.
+    pub audience: Option<String>,
 }
 
 impl AuthConfig {
     /// Whether no authentication strategy is configured.
     pub fn is_none(&self) -> bool {
-        self.api_keys.is_none() && self.jwt.is_empty()
+        self.api_keys.is_none() && self.jwt.is_empty() && self.introspection.is_empty()
     }
 }
 
@@ -469,16 +489,23 @@ fn check(config: &Config) -> Result<(), String> {
             keys.environment
         ));
     }
-    for issuer in &config.auth.jwt {
-        let url = &issuer.issuer;
+    let issuers = config
+        .auth
+        .jwt
+        .iter()
+        .map(|i| &i.issuer)
+        .chain(config.auth.introspection.iter().map(|i| &i.issuer));
+    for url in issuers {
         let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
             || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
             || url.host_str() == Some("localhost");
         if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
             return Err(format!(
-                "auth.jwt issuer `{url}` must be an https URL (http is allowed on loopback only)"
+                "auth issuer `{url}` must be an https URL (http is allowed on loopback only)"
             ));
         }
+    }
+    for issuer in &config.auth.jwt {
         for algorithm in &issuer.algorithms {
             if ![
                 "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",

@@ -1,0 +1,779 @@
+//! Opaque OAuth access tokens checked by token introspection (RFC 7662), end
+//! to end, against a real authorization server.
+//!
+//! An operator points `[[auth.introspection]]` at an authorization server
+//! (`tests/e2e/idp.mjs`, oidc-provider, with the gateway's public URL as an
+//! `--opaque-resource`), and gives mcpgate the client (`gateway`) it uses to
+//! call the introspection endpoint. Agents present opaque access tokens as
+//! `Bearer` tokens; the gateway asks the server about each one and lets it see
+//! and call only the tools its scopes cover. Revoked, expired, misdirected
+//! and made-up tokens get 401, and neither the client secret nor any token is
+//! ever logged.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use common::{
+    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, random_token, repo_root, run_mcpgate,
+    run_node_client, write_config,
+};
+use serde_json::{Value, json};
+
+/// The tools an `inventory:read` token sees, sorted.
+const READ_TOOLS: [&str; 3] = ["getItem", "health", "listItems"];
+/// The tools an `inventory:read inventory:write` token sees, sorted.
+const READ_WRITE_TOOLS: [&str; 5] = [
+    "adjustStock",
+    "createItem",
+    "getItem",
+    "health",
+    "listItems",
+];
+/// The backend key of the demo API.
+const DEMO_KEY: &str = "introspection-test-backend-key";
+/// Where the config reads the introspection client secret from.
+const SECRET_ENV: &str = "MCPGATE_INTROSPECTION_SECRET";
+
+// ---------------------------------------------------------------------------
+// 1. Real opaque tokens, the official client
+// ---------------------------------------------------------------------------
+
+#[test]
+fn opaque_tokens_work_with_the_official_client() {
+    let setup = Setup::start(&[], Endpoint::Discovered, &[]);
+    let http = &setup.http;
+    let read = setup.idp.token(http, "inventory:read", &setup.url);
+    assert_opaque(&read);
+
+    // The TypeScript SDK with the read token.
+    let ts = run_node_client([
+        "--timeout",
+        "10",
+        "--url",
+        &setup.url,
+        "--header",
+        &format!("Authorization: Bearer {read}"),
+        "--call",
+        "listItems",
+        "--call",
+        r#"createItem={"body":{"name":"opaque-sprocket","quantity":1}}"#,
+    ]);
+    assert_eq!(sorted_tool_names(&ts), READ_TOOLS, "{ts:#}");
+    assert!(
+        successful_text(&ts["calls"][0]).contains("widget"),
+        "{ts:#}"
+    );
+    assert_missing_scopes(&ts["calls"][1], "inventory:write");
+    assert!(
+        !setup
+            .demo
+            .recorded_requests()
+            .iter()
+            .any(|r| format!("{r:?}").contains("opaque-sprocket")),
+        "a refused call reached the backend"
+    );
+
+    // The scopes come from the introspection answer: a read+write token sees
+    // more tools and may write.
+    let read_write = setup
+        .idp
+        .token(http, "inventory:read inventory:write", &setup.url);
+    let reply = http.send(&list_tools(&setup.url).bearer(&read_write));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply_tool_names(&reply), READ_WRITE_TOOLS, "{reply:?}");
+    let reply = http.send(
+        &call_tool(
+            &setup.url,
+            "adjustStock",
+            json!({"itemId": 1, "body": {"delta": 1}}),
+        )
+        .bearer(&read_write),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_ne!(reply.result()["isError"], true, "{reply:?}");
+
+    // Every call is audited under the token's subject, as OAuth.
+    let audit = setup.audit_export();
+    let calls: Vec<&Value> = audit
+        .iter()
+        .map(|line| &line["record"])
+        .filter(|record| record["method"] == "tools/call")
+        .collect();
+    let mut tools: Vec<String> = calls
+        .iter()
+        .map(|record| {
+            assert_eq!(record["subject"], "service", "{record:#}");
+            assert_eq!(record["auth_method"], "oauth", "{record:#}");
+            record["tool"].as_str().unwrap_or("?").to_owned()
+        })
+        .collect();
+    tools.sort();
+    assert_eq!(
+        tools,
+        ["adjustStock", "createItem", "listItems"],
+        "audited calls: {calls:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. Revoked and expired tokens
+// ---------------------------------------------------------------------------
+
+#[test]
+fn revoked_and_expired_tokens_get_401() {
+    let setup = Setup::start(&[], Endpoint::Discovered, &[]);
+    let http = &setup.http;
+
+    // Revoked at the IdP before it was ever used.
+    let revoked = setup.idp.token(http, "inventory:read", &setup.url);
+    setup.idp.revoke(http, &revoked);
+    assert_eq!(
+        setup.idp.introspect(http, &revoked),
+        json!({"active": false}),
+        "the IdP still vouches for the revoked token"
+    );
+    let reply = http.send(&list_tools(&setup.url).bearer(&revoked));
+    assert_invalid_token(&reply, "a token revoked before use");
+    // Still refused when asked again (nothing good was cached meanwhile).
+    let reply = http.send(&call_tool(&setup.url, "getItem", json!({"itemId": 1})).bearer(&revoked));
+    assert_invalid_token(&reply, "a token revoked before use, again");
+
+    // Expired before use: a 1 s token, presented after 2.5 s.
+    let short = setup
+        .idp
+        .token_with(http, "service", "inventory:read", &setup.url, Some(1));
+    std::thread::sleep(Duration::from_millis(2500));
+    let reply = http.send(&list_tools(&setup.url).bearer(&short));
+    assert_invalid_token(&reply, "a token that expired before use");
+
+    // Accepted while valid, refused once expired: the cache must not
+    // outlive the token's exp.
+    let expiring = setup
+        .idp
+        .token_with(http, "service", "inventory:read", &setup.url, Some(3));
+    let reply = http.send(&list_tools(&setup.url).bearer(&expiring));
+    assert_eq!(reply.status, 200, "a 3 s token, used at once: {reply:?}");
+    std::thread::sleep(Duration::from_millis(4500));
+    let reply = http.send(&list_tools(&setup.url).bearer(&expiring));
+    assert_invalid_token(&reply, "an accepted token, after its exp");
+
+    // Revoked AFTER it was accepted: the gateway may keep trusting its cached
+    // answer until exp. Observed, not asserted (see the report).
+    let used = setup.idp.token(http, "inventory:read", &setup.url);
+    let reply = http.send(&list_tools(&setup.url).bearer(&used));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    setup.idp.revoke(http, &used);
+    let reply = http.send(&list_tools(&setup.url).bearer(&used));
+    eprintln!(
+        "observed: a token revoked at the IdP after the gateway accepted it now gets HTTP {}",
+        reply.status
+    );
+    assert!(
+        [200, 401].contains(&reply.status),
+        "neither accepted nor refused: {reply:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. A token for another resource
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_for_another_resource_gets_401() {
+    let other = format!("http://127.0.0.1:{}/mcp", free_port());
+    // Also: the configured endpoint is used as given, without discovery.
+    let setup = Setup::start(&[&other], Endpoint::Explicit, &[]);
+    let http = &setup.http;
+
+    // Control: our own token works with this config.
+    let ours = setup.idp.token(http, "inventory:read", &setup.url);
+    let reply = http.send(&list_tools(&setup.url).bearer(&ours));
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    // The IdP tells the gateway that the other token is active, for the
+    // other resource: refusing it is up to the gateway's audience check.
+    let theirs = setup.idp.token(
+        http,
+        "inventory:read inventory:write inventory:admin",
+        &other,
+    );
+    assert_opaque(&theirs);
+    let answer = setup.idp.introspect(http, &theirs);
+    assert_eq!(answer["active"], true, "{answer:#}");
+    assert_eq!(answer["aud"], other.as_str(), "{answer:#}");
+
+    for request in [
+        list_tools(&setup.url),
+        call_tool(&setup.url, "deleteItem", json!({"itemId": 3})),
+    ] {
+        let reply = http.send(&request.bearer(&theirs));
+        assert_invalid_token(&reply, "a token for another resource");
+    }
+    assert!(
+        !setup
+            .demo
+            .recorded_requests()
+            .iter()
+            .any(|r| format!("{r:?}").contains("DELETE")),
+        "a refused call reached the backend"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. Made-up tokens
+// ---------------------------------------------------------------------------
+
+#[test]
+fn made_up_tokens_get_401() {
+    let setup = Setup::start(&[], Endpoint::Discovered, &[]);
+    let http = &setup.http;
+    let good = setup.idp.token(http, "inventory:read", &setup.url);
+    // Shaped like the IdP's tokens, but never issued.
+    let made_up = {
+        let mut token = good.clone();
+        let last = token.pop().unwrap();
+        token.push(if last == 'A' { 'B' } else { 'A' });
+        token
+    };
+    assert_ne!(made_up, good);
+    assert_eq!(
+        setup.idp.introspect(http, &made_up),
+        json!({"active": false})
+    );
+
+    for (what, token) in [
+        ("a made-up opaque token", made_up.as_str()),
+        ("a random hex token", &random_token()),
+        ("a short token", "x"),
+    ] {
+        // Twice: an unknown token is asked about again, and stays refused.
+        for _ in 0..2 {
+            let reply = http.send(&list_tools(&setup.url).bearer(token));
+            assert_invalid_token(&reply, what);
+        }
+    }
+    // Control: the real token still works after all that.
+    let reply = http.send(&list_tools(&setup.url).bearer(&good));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply_tool_names(&reply), READ_TOOLS, "{reply:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 5. No secret and no token in any log line
+// ---------------------------------------------------------------------------
+
+#[test]
+fn no_secret_or_token_in_the_trace_log() {
+    let other = format!("http://127.0.0.1:{}/mcp", free_port());
+    let setup = Setup::start(&[&other], Endpoint::Discovered, &[("RUST_LOG", "trace")]);
+    let http = &setup.http;
+    let good = setup.idp.token(http, "inventory:read", &setup.url);
+    let good_rw = setup
+        .idp
+        .token(http, "inventory:read inventory:write", &setup.url);
+    let revoked = setup.idp.token(http, "inventory:read", &setup.url);
+    setup.idp.revoke(http, &revoked);
+    let wrong_aud = setup.idp.token(http, "inventory:read", &other);
+    let made_up = random_token();
+
+    for token in [&good, &good_rw] {
+        let reply =
+            http.send(&call_tool(&setup.url, "getItem", json!({"itemId": 1})).bearer(token));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let reply =
+            http.send(&call_tool(&setup.url, "deleteItem", json!({"itemId": 3})).bearer(token));
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    for token in [&revoked, &wrong_aud, &made_up] {
+        let reply = http.send(&list_tools(&setup.url).bearer(token));
+        assert_invalid_token(&reply, "a bad token");
+    }
+    // A session through the official SDK, with its GET stream and DELETE.
+    run_node_client([
+        "--timeout",
+        "10",
+        "--url",
+        &setup.url,
+        "--header",
+        &format!("Authorization: Bearer {good_rw}"),
+        "--call",
+        "listItems",
+    ]);
+
+    let log = setup.gateway.stderr_log();
+    assert!(
+        log.contains("TRACE") || log.contains("trace"),
+        "RUST_LOG=trace produced no trace lines:\n{log}"
+    );
+    let audit = setup.audit_lines();
+    assert!(audit.contains("getItem"), "the audit log is missing calls");
+    let secret = setup.idp.gateway_secret();
+    let mut needles: Vec<(&str, &str)> = vec![("the introspection client secret", secret)];
+    // And the gateway's Basic credentials, encoded.
+    let basic = basic_credentials("gateway", secret);
+    needles.push(("the Basic credentials", &basic));
+    for token in [&good, &good_rw, &revoked, &wrong_aud, &made_up] {
+        needles.push(("a token", token));
+    }
+    for (what, needle) in needles {
+        assert!(needle.len() >= 24, "{what}: {needle}");
+        // Any 24-character piece of it would do; the tail is the least likely
+        // to be shared with anything else.
+        let piece = &needle[needle.len() - 24..];
+        for (place, text) in [("the gateway log", &log), ("the audit export", &audit)] {
+            assert!(
+                !text.contains(piece),
+                "{place} contains {what} ({piece}):\n{text}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The world: demo API, IdP, gateway
+// ---------------------------------------------------------------------------
+
+/// How the gateway finds the introspection endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// From the issuer's metadata.
+    Discovered,
+    /// `endpoint = "…"` in the config.
+    Explicit,
+}
+
+struct Setup {
+    demo: DemoBackend,
+    idp: Idp,
+    gateway: Gateway,
+    http: Http,
+    /// The gateway's public URL, `http://127.0.0.1:PORT/mcp`.
+    url: String,
+    config: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A gateway introspecting at a fresh IdP, which issues opaque tokens for
+    /// the gateway's URL and for `other_resources`.
+    fn start(other_resources: &[&str], endpoint: Endpoint, envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = DemoBackend::start(DEMO_KEY);
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let mut resources = vec![url.as_str()];
+        resources.extend_from_slice(other_resources);
+        let idp = Idp::start(&resources);
+        let mut toml = format!(
+            "{}\n[[auth.introspection]]\nissuer = \"{}\"\nclient_id = \"gateway\"\nclient_secret = \"env:{SECRET_ENV}\"\n",
+            demo_config(port, demo.addr()),
+            idp.issuer()
+        );
+        if endpoint == Endpoint::Explicit {
+            toml.push_str(&format!(
+                "endpoint = \"{}\"\n",
+                idp.info["introspection_endpoint"].as_str().unwrap()
+            ));
+        }
+        let config = write_config(dir.path(), &toml);
+        let secret = idp.gateway_secret().to_owned();
+        let mut all_envs = vec![("DEMO_API_KEY", DEMO_KEY), (SECRET_ENV, secret.as_str())];
+        all_envs.extend_from_slice(envs);
+        let gateway = Gateway::spawn(&config, &all_envs);
+        Setup {
+            demo,
+            idp,
+            gateway,
+            http: Http::new(),
+            url,
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// `mcpgate audit export --config F`, as text.
+    fn audit_lines(&self) -> String {
+        let (ok, out) =
+            run_mcpgate(&["audit", "export", "--config", self.config.to_str().unwrap()]);
+        assert!(ok, "audit export failed:\n{out}");
+        out
+    }
+
+    /// `mcpgate audit export`, one JSON value per line.
+    fn audit_export(&self) -> Vec<Value> {
+        self.audit_lines()
+            .lines()
+            .filter(|line| line.starts_with('{'))
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
+            })
+            .collect()
+    }
+}
+
+/// `tests/e2e/idp.mjs` issuing opaque tokens, killed on drop (and on our
+/// exit, through stdin).
+struct Idp {
+    child: Child,
+    info: Value,
+    // Kept open so the IdP never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Idp {
+    fn start(opaque_resources: &[&str]) -> Self {
+        let e2e = repo_root().join("tests/e2e");
+        assert!(
+            e2e.join("node_modules/oidc-provider").is_dir(),
+            "tests/e2e/node_modules/oidc-provider is missing: run scripts/install-test-deps.sh first"
+        );
+        let mut command = Command::new("node");
+        command.arg(e2e.join("idp.mjs")).args(["--port", "0"]);
+        for resource in opaque_resources {
+            command.args(["--opaque-resource", resource]);
+        }
+        let mut child = command
+            .arg("--watch-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start node tests/e2e/idp.mjs");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("cannot read the IdP");
+        let info: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the IdP printed no JSON ({e}): {line:?}"));
+        assert!(
+            info["introspection_endpoint"].is_string(),
+            "this idp.mjs has no introspection: {info:#}"
+        );
+        Idp {
+            child,
+            info,
+            _stdout: stdout,
+        }
+    }
+
+    fn issuer(&self) -> &str {
+        self.info["issuer"].as_str().unwrap()
+    }
+
+    /// The secret of the `gateway` client, which mcpgate introspects with.
+    fn gateway_secret(&self) -> &str {
+        self.info["clients"]["gateway"]["client_secret"]
+            .as_str()
+            .unwrap()
+    }
+
+    /// A 300 s opaque access token of client `service` for `resource`.
+    fn token(&self, http: &Http, scope: &str, resource: &str) -> String {
+        self.token_with(http, "service", scope, resource, None)
+    }
+
+    /// An access token of `client` from the token endpoint
+    /// (client_credentials), living `ttl` seconds (default 300).
+    fn token_with(
+        &self,
+        http: &Http,
+        client: &str,
+        scope: &str,
+        resource: &str,
+        ttl: Option<u32>,
+    ) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials")
+            .append_pair("scope", scope)
+            .append_pair("resource", resource);
+        if let Some(ttl) = ttl {
+            form.append_pair("ttl", &ttl.to_string());
+        }
+        let (status, body) = self.post(http, "token_endpoint", client, form.finish());
+        assert_eq!(status, 200, "token endpoint: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Revoke `token` (RFC 7009) as its owner, `service`.
+    fn revoke(&self, http: &Http, token: &str) {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .finish();
+        let (status, body) = self.post(http, "revocation_endpoint", "service", form);
+        assert_eq!(status, 200, "revocation endpoint: {body}");
+    }
+
+    /// What the IdP tells the `gateway` client about `token`.
+    fn introspect(&self, http: &Http, token: &str) -> Value {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .finish();
+        let (status, body) = self.post(http, "introspection_endpoint", "gateway", form);
+        assert_eq!(status, 200, "introspection endpoint: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// POST a form to the endpoint named `endpoint` in the ready line, as
+    /// `client` with client_secret_basic.
+    fn post(&self, http: &Http, endpoint: &str, client: &str, form: String) -> (u16, String) {
+        let url = self.info[endpoint].as_str().unwrap();
+        let secret = self.info["clients"][client]["client_secret"].as_str();
+        http.runtime.block_on(async {
+            let response = http
+                .client
+                .post(url)
+                .basic_auth(client, secret)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach {url}: {e}"));
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        })
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An opaque token: not an API key, not a JWT.
+fn assert_opaque(token: &str) {
+    assert!(!token.starts_with("mcpg_"), "{token}");
+    assert!(!token.contains('.'), "not opaque: {token}");
+    assert!(token.len() >= 32, "{token}");
+}
+
+/// `base64(id:secret)`, as in an `Authorization: Basic` header.
+fn basic_credentials(id: &str, secret: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{id}:{secret}").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+        for _ in chunk.len()..3 {
+            out.push('=');
+        }
+    }
+    out
+}
+
+/// A 401 with `error="invalid_token"` and a body that leaks nothing.
+fn assert_invalid_token(reply: &Reply, what: &str) {
+    assert_eq!(reply.status, 401, "{what}: {reply:?}");
+    let challenge = reply
+        .www_authenticate
+        .as_deref()
+        .unwrap_or_else(|| panic!("{what}: no WWW-Authenticate: {reply:?}"));
+    assert!(challenge.starts_with("Bearer "), "{what}: {challenge}");
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{what}: {challenge}"
+    );
+    let body: Value = serde_json::from_str(&reply.body)
+        .unwrap_or_else(|e| panic!("{what}: the body is not JSON ({e}): {reply:?}"));
+    assert!(body["error"].is_object(), "{what}: {reply:?}");
+    assert!(body.get("result").is_none(), "{what}: {reply:?}");
+    for tool in DEMO_TOOLS {
+        assert!(!reply.body.contains(tool), "{what} leaks {tool}: {reply:?}");
+    }
+}
+
+/// The tool names a driver listed, sorted.
+fn sorted_tool_names(out: &Value) -> Vec<String> {
+    let mut names: Vec<String> = out["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools: {out:#}"))
+        .iter()
+        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The text of a driver's call that must have succeeded.
+fn successful_text(call: &Value) -> String {
+    let result = call
+        .get("result")
+        .unwrap_or_else(|| panic!("{} gave no result: {call:#}", call["name"]));
+    assert_ne!(result["isError"], true, "{} failed: {call:#}", call["name"]);
+    result["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A driver's call refused with -32003 for lack of `scope`.
+fn assert_missing_scopes(call: &Value, scope: &str) {
+    let error = call
+        .get("error")
+        .unwrap_or_else(|| panic!("{} was not refused: {call:#}", call["name"]));
+    assert_eq!(error["code"], -32003, "{call:#}");
+    assert_eq!(error["data"]["missingScopes"], json!([scope]), "{call:#}");
+}
+
+// ---------------------------------------------------------------------------
+// Raw HTTP (as in tests/jwt.rs)
+// ---------------------------------------------------------------------------
+
+/// One HTTP POST to the gateway.
+#[derive(Debug, Clone)]
+struct Req {
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Req {
+    fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+}
+
+/// A stateless (2026-07-28) request for `method`.
+fn stateless(url: &str, method: &str, mut params: Value) -> Req {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "introspection-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let name = params["name"].as_str().map(str::to_owned);
+    let mut request = Req {
+        url: url.to_owned(),
+        headers: vec![(
+            "accept".to_owned(),
+            "application/json, text/event-stream".to_owned(),
+        )],
+        body: json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+    }
+    .header("mcp-protocol-version", "2026-07-28")
+    .header("mcp-method", method);
+    if let Some(name) = name {
+        request = request.header("mcp-name", &name);
+    }
+    request
+}
+
+fn list_tools(url: &str) -> Req {
+    stateless(url, "tools/list", json!({}))
+}
+
+fn call_tool(url: &str, name: &str, arguments: Value) -> Req {
+    stateless(
+        url,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    )
+}
+
+/// What the server answered.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    www_authenticate: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    /// The result of the answer to the request, which must have succeeded.
+    fn result(&self) -> Value {
+        let messages: Vec<Value> = match serde_json::from_str(&self.body) {
+            Ok(message) => vec![message],
+            Err(_) => self
+                .body
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .filter_map(|data| serde_json::from_str(data.trim()).ok())
+                .collect(),
+        };
+        messages
+            .into_iter()
+            .find(|m| m.get("id").is_some_and(|id| !id.is_null()))
+            .and_then(|m| m.get("result").cloned())
+            .unwrap_or_else(|| panic!("no result in {self:?}"))
+    }
+}
+
+/// The tool names of a `tools/list` reply, sorted.
+fn reply_tool_names(reply: &Reply) -> Vec<String> {
+    let mut names: Vec<String> = reply.result()["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {reply:?}"))
+        .iter()
+        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A blocking HTTP client.
+struct Http {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn new() -> Self {
+        Http {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cannot build a runtime"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("cannot build an HTTP client"),
+        }
+    }
+
+    fn send(&self, request: &Req) -> Reply {
+        let builder = request
+            .headers
+            .iter()
+            .fold(self.client.post(&request.url), |b, (name, value)| {
+                b.header(name, value)
+            })
+            .json(&request.body);
+        let url = &request.url;
+        self.runtime.block_on(async {
+            let response = builder
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+            let www_authenticate = response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Reply {
+                status: response.status().as_u16(),
+                www_authenticate,
+                body: response.text().await.unwrap_or_default(),
+            }
+        })
+    }
+}
