@@ -12,6 +12,9 @@
 //                       server advertises the capability
 //   --timeout SECS      per-request timeout (default 30)
 //   --max-pages N       give up (exit 1) if a listing has more than N pages (default 100)
+//   --ca FILE           (https) trust only the PEM CA certificate(s) in FILE for the server
+//   --cert FILE         (https) present the PEM client certificate chain in FILE (mutual TLS)
+//   --key FILE          (https) the PEM private key for --cert (both or neither)
 //
 // stdout: exactly one JSON document (see README.md). Exit 0 when connect + tools/list worked
 // (tool-call failures are recorded as data); exit 1 with a message on stderr otherwise; exit 2
@@ -25,7 +28,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const USAGE = `usage:
-  node client.mjs --url URL [--header "Name: value"]... [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N]
+  node client.mjs --url URL [--header "Name: value"]... [--ca FILE] [--cert FILE --key FILE] [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N]
   node client.mjs --stdio [--env K=V]... [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N] -- COMMAND ARG...`;
 
 class UsageError extends Error {}
@@ -40,6 +43,9 @@ function parseArgs(argv) {
     listAll: false,
     timeoutMs: 30_000,
     maxPages: 100,
+    ca: null,
+    cert: null,
+    key: null,
     command: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -100,6 +106,15 @@ function parseArgs(argv) {
         opts.maxPages = n;
         break;
       }
+      case '--ca':
+        opts.ca = value();
+        break;
+      case '--cert':
+        opts.cert = value();
+        break;
+      case '--key':
+        opts.key = value();
+        break;
       case '--':
         opts.command = argv.slice(i + 1);
         i = argv.length;
@@ -118,6 +133,8 @@ function parseArgs(argv) {
   if (!opts.stdio && opts.command.length > 0) throw new UsageError('"-- COMMAND" is only valid with --stdio');
   if (!opts.stdio && Object.keys(opts.env).length > 0) throw new UsageError('--env is only valid with --stdio');
   if (opts.stdio && Object.keys(opts.headers).length > 0) throw new UsageError('--header is only valid with --url');
+  if (opts.stdio && (opts.ca || opts.cert || opts.key)) throw new UsageError('--ca/--cert/--key are only valid with --url');
+  if ((opts.cert === null) !== (opts.key === null)) throw new UsageError('--cert and --key go together');
   return opts;
 }
 
@@ -144,8 +161,13 @@ function orNull(v) {
 }
 
 function errorMessage(e) {
-  if (e instanceof Error) return e.message;
-  return String(e);
+  if (!(e instanceof Error)) return String(e);
+  // undici's fetch says only "fetch failed"; the TLS/socket reason is in the cause chain.
+  let msg = e.message;
+  for (let c = e.cause, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    msg += ` (cause: ${c.code ? `${c.code}: ` : ''}${c.message})`;
+  }
+  return msg;
 }
 
 /**
@@ -222,7 +244,25 @@ async function main() {
     // so that the test harness can steer the child (RUST_LOG, coverage variables, ...).
     transport = new StdioClientTransport({ command, args, env: { ...process.env, ...opts.env }, stderr: 'inherit' });
   } else {
-    transport = new StreamableHTTPClientTransport(new URL(opts.url), { requestInit: { headers: opts.headers } });
+    const transportOpts = { requestInit: { headers: opts.headers } };
+    if (opts.ca !== null || opts.cert !== null) {
+      // Node's global fetch cannot take TLS options, so hand the SDK undici's fetch bound to an
+      // Agent that trusts --ca and presents --cert/--key (the SDK's documented `fetch` option).
+      let connect;
+      try {
+        connect = {
+          ...(opts.ca !== null ? { ca: readFileSync(opts.ca) } : {}),
+          ...(opts.cert !== null ? { cert: readFileSync(opts.cert), key: readFileSync(opts.key) } : {}),
+        };
+      } catch (e) {
+        process.stderr.write(`client.mjs: cannot read TLS file: ${errorMessage(e)}\n`);
+        process.exit(1);
+      }
+      const { Agent, fetch: undiciFetch } = await import('undici');
+      const dispatcher = new Agent({ connect });
+      transportOpts.fetch = (url, init) => undiciFetch(url, { ...init, dispatcher });
+    }
+    transport = new StreamableHTTPClientTransport(new URL(opts.url), transportOpts);
   }
   const tap = tapTransport(transport);
   const reqOpts = { timeout: opts.timeoutMs };

@@ -14,6 +14,9 @@ options:
                       server advertises the capability
   --timeout SECS      per-request timeout (default 30)
   --max-pages N       give up (exit 1) if a listing has more than N pages (default 100)
+  --ca FILE           (https) trust only the PEM CA certificate(s) in FILE for the server
+  --cert FILE         (https) present the PEM client certificate chain in FILE (mutual TLS)
+  --key FILE          (https) the PEM private key for --cert (both or neither)
   --mode MODE         how the SDK negotiates: "auto" (SDK default: probe server/discover at
                       2026-07-28, fall back to initialize), "legacy" (initialize only), or a
                       modern version such as "2026-07-28" (adopt it without any handshake)
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -40,17 +44,42 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-try:  # the SDK's own factory (MCP default timeouts); fall back to a plain client
-    from mcp.shared._httpx_utils import create_mcp_http_client
-except ImportError:  # pragma: no cover
-    import httpx2
+import httpx2
 
-    def create_mcp_http_client(headers: dict[str, str] | None = None) -> Any:
-        return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+try:  # the SDK's own default timeouts (30 s, 300 s for SSE reads)
+    from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+except ImportError:  # pragma: no cover
+    MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT = 30.0, 300.0
+
+
+def create_http_client(headers: dict[str, str], verify: ssl.SSLContext | bool) -> httpx2.AsyncClient:
+    """What the SDK's create_mcp_http_client() builds, plus our TLS settings.
+
+    streamable_http_client(url, http_client=...) takes any httpx2.AsyncClient, and httpx2 takes
+    an ssl.SSLContext as ``verify``: that is how the SDK expects custom TLS to be configured.
+    """
+    return httpx2.AsyncClient(
+        headers=headers,
+        timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+        verify=verify,
+    )
+
+
+def tls_context(opts: Options) -> ssl.SSLContext | bool:
+    """An SSLContext for --ca/--cert/--key, or True (httpx2's default verification)."""
+    if opts.ca is None and opts.cert is None:
+        return True
+    if opts.ca is not None:
+        ctx = ssl.create_default_context(cafile=opts.ca)
+    else:
+        ctx = ssl.create_default_context()
+    if opts.cert is not None:
+        ctx.load_cert_chain(certfile=opts.cert, keyfile=opts.key)
+    return ctx
 
 
 USAGE = """usage:
-  client.py --url URL [--header "Name: value"]... [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N] [--mode MODE]
+  client.py --url URL [--header "Name: value"]... [--ca FILE] [--cert FILE --key FILE] [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N] [--mode MODE]
   client.py --stdio [--env K=V]... [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N] [--mode MODE] -- COMMAND ARG..."""
 
 
@@ -73,6 +102,9 @@ class Options:
     timeout: float = 30.0
     max_pages: int = 100
     mode: str = "auto"
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
     command: list[str] = field(default_factory=list)
 
 
@@ -135,6 +167,12 @@ def parse_args(argv: list[str]) -> Options:
                 raise UsageError("--max-pages expects a positive integer")
         elif arg == "--mode":
             opts.mode = value()
+        elif arg == "--ca":
+            opts.ca = value()
+        elif arg == "--cert":
+            opts.cert = value()
+        elif arg == "--key":
+            opts.key = value()
         elif arg == "--":
             opts.command = argv[i + 1 :]
             break
@@ -155,6 +193,10 @@ def parse_args(argv: list[str]) -> Options:
         raise UsageError("--env is only valid with --stdio")
     if opts.stdio and opts.headers:
         raise UsageError("--header is only valid with --url")
+    if opts.stdio and (opts.ca or opts.cert or opts.key):
+        raise UsageError("--ca/--cert/--key are only valid with --url")
+    if (opts.cert is None) != (opts.key is None):
+        raise UsageError("--cert and --key go together")
     return opts
 
 
@@ -298,7 +340,11 @@ async def run(opts: Options, out: dict[str, Any]) -> None:
             )
             inner = stdio_client(params, errlog=sys.stderr)
         else:
-            http = await stack.enter_async_context(create_mcp_http_client(headers=opts.headers))
+            try:
+                verify = tls_context(opts)
+            except (OSError, ssl.SSLError) as e:
+                raise Failure(f"cannot load TLS files: {describe(e)}") from e
+            http = await stack.enter_async_context(create_http_client(opts.headers, verify))
             inner = streamable_http_client(opts.url, http_client=http)
 
         try:

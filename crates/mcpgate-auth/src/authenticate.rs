@@ -12,6 +12,8 @@ pub struct RequestFacts<'a> {
     pub headers: &'a http::HeaderMap,
     /// The TCP peer, when the transport has one.
     pub peer: Option<SocketAddr>,
+    /// The client certificate the TLS layer verified, if any.
+    pub client_certificate: Option<&'a mcpgate_core::ClientCertificate>,
 }
 
 /// Why a request was not authenticated.

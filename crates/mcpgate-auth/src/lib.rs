@@ -24,4 +24,4 @@ pub use api_key::ApiKeyAuthenticator;
 pub use authenticate::{AuthError, Authenticator, LocalUser, RequestFacts};
 pub use authorize::{Authorizer, DeclaredScopes, LocalUserOnly};
 pub use mcpgate_core::{Decision, DenyReason, Identity};
-pub use strategies::Strategies;
+pub use strategies::{MutualTls, Strategies};

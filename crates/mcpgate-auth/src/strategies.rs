@@ -22,6 +22,26 @@ pub struct Strategies {
     pub jwt: Option<Arc<JwtVerifier>>,
     /// Authorization servers that introspect opaque tokens, tried in order.
     pub introspection: Vec<Arc<Introspector>>,
+    /// Verified client certificates, when accepted as credentials.
+    pub mutual_tls: Option<MutualTls>,
+}
+
+/// What a verified client certificate is granted.
+#[derive(Debug, Clone, Default)]
+pub struct MutualTls {
+    /// Scopes of every certificate the CA vouches for.
+    pub scopes: Vec<String>,
+}
+
+impl MutualTls {
+    fn identity(&self, certificate: &mcpgate_core::ClientCertificate) -> Identity {
+        let mut identity = Identity::local();
+        identity.subject = certificate.subject.clone();
+        identity.auth = mcpgate_core::AuthMethod::MutualTls;
+        identity.credential_id = Some(certificate.fingerprint.clone());
+        identity.scopes = self.scopes.iter().cloned().collect();
+        identity
+    }
 }
 
 impl Authenticator for Strategies {
@@ -30,7 +50,17 @@ impl Authenticator for Strategies {
         request: RequestFacts<'a>,
     ) -> BoxFuture<'a, Result<Identity, AuthError>> {
         Box::pin(async move {
-            let credential = presented_credential(&request)?;
+            // A bearer credential, when sent, speaks for the caller; else a
+            // verified client certificate does.
+            let credential = match presented_credential(&request) {
+                Err(AuthError::Missing) => {
+                    return match (&self.mutual_tls, request.client_certificate) {
+                        (Some(policy), Some(certificate)) => Ok(policy.identity(certificate)),
+                        _ => Err(AuthError::Missing),
+                    };
+                }
+                other => other?,
+            };
             if credential.starts_with(KEY_PREFIX) {
                 return match &self.api_keys {
                     Some(keys) => keys.check(&credential).await,

@@ -17,6 +17,7 @@
 //! to depend on for every other crate, including third-party ones.
 
 mod audit;
+mod certificate;
 mod decision;
 mod identity;
 mod output;
@@ -25,6 +26,7 @@ mod time;
 mod tool;
 
 pub use audit::{AuditEvent, Outcome};
+pub use certificate::ClientCertificate;
 pub use decision::{Decision, DenyReason};
 pub use identity::{AuthMethod, Identity};
 pub use output::ToolOutput;

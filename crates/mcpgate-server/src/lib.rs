@@ -23,6 +23,7 @@ mod gateway;
 pub mod http;
 pub mod mcp;
 pub mod stdio;
+pub mod tls;
 mod validate;
 
 pub use audit::{AuditSink, AuditUnavailable, LogAuditSink, StoreAuditSink};

@@ -179,8 +179,17 @@ pub fn from_parts(
 pub fn public_url(server: &ServerConfig) -> anyhow::Result<Url> {
     match &server.public_url {
         Some(url) => Ok(url.clone()),
-        None => Url::parse(&format!("http://{}{}", server.listen, server.path))
-            .context("server.listen and server.path do not make a URL"),
+        None => Url::parse(&format!(
+            "{}://{}{}",
+            if server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            server.listen,
+            server.path
+        ))
+        .context("server.listen and server.path do not make a URL"),
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use jsonwebtoken::Algorithm;
 use mcpgate_auth::introspection::{IntrospectionConfig, Introspector};
 use mcpgate_auth::jwt::{IssuerConfig, JwtVerifier};
-use mcpgate_auth::{ApiKeyAuthenticator, Authenticator, LocalUser, Strategies};
+use mcpgate_auth::{ApiKeyAuthenticator, Authenticator, LocalUser, MutualTls, Strategies};
 use mcpgate_store::Store;
 use secrecy::{ExposeSecret, SecretSlice};
 
@@ -39,6 +39,11 @@ pub async fn authenticator(
     }
     if !auth.jwt.is_empty() {
         strategies.jwt = Some(Arc::new(jwt_verifier(&auth.jwt, resource)?));
+    }
+    if let Some(mutual_tls) = &auth.mutual_tls {
+        strategies.mutual_tls = Some(MutualTls {
+            scopes: mutual_tls.scopes.clone(),
+        });
     }
     for server in &auth.introspection {
         let issuer = server.issuer.as_str().trim_end_matches('/').to_owned();

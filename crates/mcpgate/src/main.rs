@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod tls_setup;
 
 /// `println!` for command output: a closed stdout (`mcpgate audit export |
 /// head`) ends the command quietly instead of panicking.

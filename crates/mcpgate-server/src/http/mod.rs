@@ -230,6 +230,9 @@ async fn authenticate(
     let facts = RequestFacts {
         headers: request.headers(),
         peer,
+        client_certificate: request
+            .extensions()
+            .get::<mcpgate_core::ClientCertificate>(),
     };
     match state.authenticator.authenticate(facts).await {
         Ok(identity) => {

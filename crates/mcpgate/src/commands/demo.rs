@@ -99,6 +99,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
          {{\"mcpServers\": {{\"mcpgate-demo\": {{\"command\": \"mcpgate\", \"args\": [\"demo\", \"--stdio\", \"--api-port\", \"0\"]}}}}}}\n\n\
          Press Ctrl-C to stop.\n"
     );
-    serve_http(assembled, listener).await?;
+    serve_http(assembled, listener, None).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -31,9 +31,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = bind(loaded.config.server.listen).await?;
     // With port 0 the system picks one: the URL and Host checks need the real one.
     loaded.config.server.listen = listener.local_addr()?;
+    let tls = loaded
+        .config
+        .server
+        .tls
+        .as_ref()
+        .map(|tls| crate::tls_setup::rustls_config(tls, loaded.base_dir()))
+        .transpose()?;
     let assembled = assemble::from_config(&loaded, false).await?;
     log_warnings(&assembled);
-    serve_http(assembled, listener).await?;
+    serve_http(assembled, listener, tls).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -76,6 +83,7 @@ fn refuse_open_bind(no_auth: bool, listen: SocketAddr, forced: bool) -> anyhow::
 pub async fn serve_http(
     assembled: Assembled,
     listener: tokio::net::TcpListener,
+    tls: Option<std::sync::Arc<mcpgate_server::tls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let Assembled {
         gateway,
@@ -91,20 +99,31 @@ pub async fn serve_http(
         listen = %listener.local_addr()?,
         public_url = %public_url,
         tools = gateway.catalog().len(),
+        tls = tls.is_some(),
         "mcpgate is serving MCP over Streamable HTTP"
     );
     drop(gateway);
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let stop = shutdown.clone();
+    let on_signal = async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
-        shutdown.cancel();
-    })
-    .await
-    .context("the HTTP server failed");
+        stop.cancel();
+    };
+    let served = match tls {
+        Some(config) => {
+            tokio::spawn(on_signal);
+            mcpgate_server::tls::serve(listener, router, config, shutdown)
+                .await
+                .context("the HTTPS server failed")
+        }
+        None => axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(on_signal)
+        .await
+        .context("the HTTP server failed"),
+    };
     audit.finish().await;
     served
 }

@@ -174,6 +174,35 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Instructions shown to MCP clients.
     pub instructions: Option<String>,
+    /// Serve HTTPS instead of HTTP, with client certificates when configured.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first (relative to the config file).
+    pub cert: PathBuf,
+    /// The private key (PEM) — a secret, so `env:NAME` or `file:PATH`.
+    pub key: SecretRef,
+    /// PEM trust anchors for client certificates; enables them.
+    pub client_ca: Option<PathBuf>,
+    /// `required` (default with `client_ca`) or `optional`.
+    pub client_certificates: Option<ClientCertificates>,
+    /// PEM revocation lists for client certificates.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+}
+
+/// Whether client certificates are demanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCertificates {
+    /// Connections without a valid certificate are refused in the handshake.
+    Required,
+    /// A certificate is used when sent; other credentials are still possible.
+    Optional,
 }
 
 impl Default for ServerConfig {
@@ -187,6 +216,7 @@ impl Default for ServerConfig {
             page_size: default_page_size(),
             max_body_bytes: default_max_body(),
             instructions: None,
+            tls: None,
         }
     }
 }
@@ -219,6 +249,17 @@ pub struct AuthConfig {
     /// introspection (RFC 7662).
     #[serde(default)]
     pub introspection: Vec<IntrospectionServerConfig>,
+    /// Client certificates verified by `[server.tls]` as credentials.
+    pub mutual_tls: Option<MutualTlsConfig>,
+}
+
+/// `[auth.mutual_tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutualTlsConfig {
+    /// Scopes granted to every client certificate the CA vouches for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// `[[auth.introspection]]`: one authorization server.
@@ -240,7 +281,10 @@ pub struct IntrospectionServerConfig {
 impl AuthConfig {
     /// Whether no authentication strategy is configured.
     pub fn is_none(&self) -> bool {
-        self.api_keys.is_none() && self.jwt.is_empty() && self.introspection.is_empty()
+        self.api_keys.is_none()
+            && self.jwt.is_empty()
+            && self.introspection.is_empty()
+            && self.mutual_tls.is_none()
     }
 }
 
@@ -518,6 +562,18 @@ fn check(config: &Config) -> Result<(), String> {
                 ));
             }
         }
+    }
+    if config.auth.mutual_tls.is_some()
+        && config
+            .server
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_ca.as_ref())
+            .is_none()
+    {
+        return Err(
+            "auth.mutual_tls needs client certificates: set server.tls.client_ca to the CA that issues them".to_owned(),
+        );
     }
     if config.server.page_size == 0 {
         return Err("server.page_size must be at least 1".to_owned());
