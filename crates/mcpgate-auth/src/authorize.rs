@@ -49,6 +49,8 @@ impl Authorizer for LocalUserOnly {
 ///   within it every scope of every scheme).
 /// - A tool whose spec declares no security requirement is granted to any
 ///   authenticated caller; `mcpgate import` warns about such operations.
+/// - A tool that names the authentication methods it accepts refuses
+///   callers who authenticated otherwise, whatever their scopes.
 ///
 /// Refusals name the scopes that would have allowed the call (the
 /// alternative needing the fewest), for a step-up challenge.
@@ -62,7 +64,18 @@ impl Authorizer for DeclaredScopes {
         tool: &ToolSpec,
         _arguments: Option<&Map<String, Value>>,
     ) -> Decision {
-        if identity.auth == AuthMethod::None || tool.security.is_empty() {
+        if identity.auth == AuthMethod::None {
+            return Decision::Allow;
+        }
+        if let Some(accepted) = &tool.accepted_auth
+            && !accepted.contains(&identity.auth)
+        {
+            return Decision::Deny {
+                reason: DenyReason::AuthMethodNotAccepted(identity.auth.as_str().to_owned()),
+                missing_scopes: Vec::new(),
+            };
+        }
+        if tool.security.is_empty() {
             return Decision::Allow;
         }
         let mut fewest_missing: Option<Vec<String>> = None;
@@ -104,6 +117,7 @@ mod tests {
             annotations: Default::default(),
             security: Vec::new(),
             backend: "b".into(),
+            accepted_auth: None,
         }
     }
 
@@ -190,6 +204,33 @@ mod tests {
                 missing_scopes: vec!["inventory:read".into()]
             },
             "scopes match exactly"
+        );
+    }
+
+    #[test]
+    fn a_tool_may_demand_how_its_callers_authenticated() {
+        let mut write = secured(&[&[("oauth", &["inventory:write"])]]);
+        write.accepted_auth = Some(vec![
+            AuthMethod::OAuth,
+            AuthMethod::Jwt,
+            AuthMethod::MutualTls,
+        ]);
+        let key = caller(&["inventory:write"]);
+        let mut jwt = caller(&["inventory:write"]);
+        jwt.auth = AuthMethod::Jwt;
+        assert_eq!(
+            DeclaredScopes.decide(&key, &write, None),
+            Decision::Deny {
+                reason: DenyReason::AuthMethodNotAccepted("api_key".into()),
+                missing_scopes: vec![]
+            },
+            "an API key is refused even with the right scope"
+        );
+        assert!(DeclaredScopes.decide(&jwt, &write, None).is_allowed());
+        assert!(
+            DeclaredScopes
+                .decide(&Identity::local(), &write, None)
+                .is_allowed()
         );
     }
 

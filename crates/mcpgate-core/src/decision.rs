@@ -32,6 +32,9 @@ pub enum DenyReason {
     UnknownTool,
     /// The request carried no valid credential; the string says which way.
     Unauthenticated(String),
+    /// The tool does not accept the way the caller authenticated (e.g. a
+    /// write tool that demands OAuth or mTLS, called with an API key).
+    AuthMethodNotAccepted(String),
     /// The caller lacks scopes the tool requires.
     InsufficientScope,
     /// The tool may write and the gateway is in read-only mode.
@@ -48,6 +51,12 @@ impl std::fmt::Display for DenyReason {
             DenyReason::NoMatchingGrant => f.write_str("no rule grants this call"),
             DenyReason::UnknownTool => f.write_str("no such tool"),
             DenyReason::Unauthenticated(how) => write!(f, "not authenticated: {how}"),
+            DenyReason::AuthMethodNotAccepted(method) => {
+                write!(
+                    f,
+                    "this tool does not accept callers authenticated by {method}"
+                )
+            }
             DenyReason::InsufficientScope => f.write_str("the caller lacks a required scope"),
             DenyReason::ReadOnlyMode => {
                 f.write_str("the gateway is in read-only mode and this tool may write")

@@ -2,6 +2,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::AuthMethod;
+
 /// One security requirement of an operation: every named scheme must be
 /// satisfied, with the listed scopes (OpenAPI "Security Requirement Object").
 ///
@@ -62,6 +64,10 @@ pub struct ToolSpec {
     pub security: Vec<SecurityRequirement>,
     /// Name of the configured backend that serves the tool.
     pub backend: String,
+    /// The authentication methods a caller of this tool must have used;
+    /// `None` accepts any configured method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_auth: Option<Vec<AuthMethod>>,
 }
 
 impl ToolSpec {

@@ -327,6 +327,7 @@ impl<'a> Importer<'a> {
                 annotations,
                 security,
                 backend: self.backend.to_owned(),
+                accepted_auth: None,
             },
             operation: HttpOperation {
                 method: method_upper,

@@ -39,6 +39,7 @@ fn gateway(page_size: usize) -> Gateway {
             },
             security: Vec::new(),
             backend: "generated".into(),
+            accepted_auth: None,
         };
         catalog.add(spec, backend.clone()).unwrap();
     }

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::audit_setup::{AuditParts, AuditRuntime};
 use crate::auth_setup;
-use crate::config::{BackendConfig, CredentialConfig, LoadedConfig, ServerConfig};
+use crate::config::{AcceptedAuth, BackendConfig, CredentialConfig, LoadedConfig, ServerConfig};
 
 /// Largest spec accepted from a URL.
 const MAX_SPEC_BYTES: usize = 64 * 1024 * 1024;
@@ -35,6 +35,8 @@ pub struct BackendParts {
     pub max_response_bytes: usize,
     /// Prefix for its tool names.
     pub tool_prefix: String,
+    /// How callers of its tools must have authenticated.
+    pub accepted_auth: AcceptedAuth,
 }
 
 /// Everything `serve` needs.
@@ -133,6 +135,11 @@ pub fn from_parts(
         for tool in backend.import.tools {
             let mut spec = tool.spec;
             spec.backend = backend.name.clone();
+            spec.accepted_auth = if spec.is_known_read_only() {
+                backend.accepted_auth.read.clone()
+            } else {
+                backend.accepted_auth.write.clone()
+            };
             if !backend.tool_prefix.is_empty() {
                 spec.name = format!("{}{}", backend.tool_prefix, spec.name);
                 if !mcpgate_core::is_valid_tool_name(&spec.name) {
@@ -285,6 +292,7 @@ async fn backend_parts(
         timeout: backend.timeout,
         max_response_bytes: backend.max_response_bytes,
         tool_prefix: backend.tool_prefix.clone(),
+        accepted_auth: backend.accepted_auth.clone(),
     })
 }
 

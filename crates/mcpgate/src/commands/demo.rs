@@ -47,6 +47,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs(10),
         max_response_bytes: 1024 * 1024,
         tool_prefix: String::new(),
+        accepted_auth: Default::default(),
     };
     let listener = if args.stdio {
         None

@@ -360,6 +360,21 @@ pub struct BackendConfig {
     /// Put before every tool name of this backend (to avoid clashes).
     #[serde(default)]
     pub tool_prefix: String,
+    /// How callers of this backend's tools must have authenticated.
+    #[serde(default)]
+    pub accepted_auth: AcceptedAuth,
+}
+
+/// `[backends.NAME.accepted_auth]`: e.g. read tools accept API keys, tools
+/// that may write demand OAuth, JWT or mTLS. An absent list accepts every
+/// configured method.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedAuth {
+    /// Methods accepted for tools known to be read-only.
+    pub read: Option<Vec<mcpgate_core::AuthMethod>>,
+    /// Methods accepted for tools that may write.
+    pub write: Option<Vec<mcpgate_core::AuthMethod>>,
 }
 
 fn default_timeout() -> Duration {
