@@ -760,7 +760,7 @@ impl Setup {
 
     fn challenge_missing(&self) -> String {
         format!(
-            r#"Bearer realm="mcpgate", resource_metadata="{}""#,
+            r#"Bearer realm="mcpgate", resource_metadata="{}", scope="inventory:admin inventory:read inventory:write""#,
             self.metadata_url()
         )
     }

@@ -74,6 +74,8 @@ struct AuthState {
     gateway: Arc<Gateway>,
     /// Named in challenges so clients can find the authorization server.
     metadata_url: Option<Arc<str>>,
+    /// The scopes the endpoint's tools use, offered in challenges.
+    scopes: Option<Arc<str>>,
 }
 
 /// The axum router serving MCP at `options.path` and `/healthz`.
@@ -123,6 +125,11 @@ pub fn router(
                     .protected_resource
                     .as_ref()
                     .map(|p| Arc::from(p.metadata_url.as_str())),
+                scopes: options
+                    .protected_resource
+                    .as_ref()
+                    .filter(|p| !p.scopes_supported.is_empty())
+                    .map(|p| Arc::from(p.scopes_supported.join(" ").as_str())),
             },
             authenticate,
         ));
@@ -247,16 +254,20 @@ async fn authenticate(
                 .gateway
                 .audit_authentication_failure(peer, &error)
                 .await;
-            unauthorized(&error, state.metadata_url.as_deref())
+            unauthorized(
+                &error,
+                state.metadata_url.as_deref(),
+                state.scopes.as_deref(),
+            )
         }
     }
 }
 
 /// RFC 6750 answers: 401 with a `Bearer` challenge (`invalid_token` when a
-/// credential was sent; `resource_metadata` per RFC 9728 when an
-/// authorization server is configured), or 503 when credentials cannot be
-/// checked.
-fn unauthorized(error: &AuthError, metadata_url: Option<&str>) -> Response {
+/// credential was sent; `resource_metadata` per RFC 9728 and the scopes the
+/// tools use when an authorization server is configured), or 503 when
+/// credentials cannot be checked.
+fn unauthorized(error: &AuthError, metadata_url: Option<&str>, scopes: Option<&str>) -> Response {
     let (message, invalid) = match error {
         AuthError::Missing => ("authentication required", false),
         AuthError::Invalid(_) => ("invalid credential", true),
@@ -273,6 +284,9 @@ fn unauthorized(error: &AuthError, metadata_url: Option<&str>) -> Response {
     let mut challenge = String::from("Bearer realm=\"mcpgate\"");
     if let Some(url) = metadata_url {
         challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+    }
+    if let Some(scopes) = scopes {
+        challenge.push_str(&format!(", scope=\"{scopes}\""));
     }
     if invalid {
         challenge.push_str(", error=\"invalid_token\"");
