@@ -25,6 +25,8 @@
 // Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod raw_http;
+
 use std::ffi::OsStr;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
