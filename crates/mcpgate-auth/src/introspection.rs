@@ -251,11 +251,10 @@ impl Introspector {
             return Err(invalid("token expired"));
         }
         let text = |key: &str| answer.get(key).and_then(Value::as_str).map(str::to_owned);
-        let mut identity = Identity::local();
-        identity.subject = text("sub")
+        let subject = text("sub")
             .or_else(|| text("client_id"))
             .ok_or_else(|| invalid("the token has no subject"))?;
-        identity.auth = AuthMethod::OAuth;
+        let mut identity = Identity::new(subject, AuthMethod::OAuth);
         identity.client_id = text("client_id");
         identity.credential_id = text("jti");
         identity.scopes = text("scope")

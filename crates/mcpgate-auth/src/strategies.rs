@@ -35,9 +35,10 @@ pub struct MutualTls {
 
 impl MutualTls {
     fn identity(&self, certificate: &mcpgate_core::ClientCertificate) -> Identity {
-        let mut identity = Identity::local();
-        identity.subject = certificate.subject.clone();
-        identity.auth = mcpgate_core::AuthMethod::MutualTls;
+        let mut identity = Identity::new(
+            certificate.subject.clone(),
+            mcpgate_core::AuthMethod::MutualTls,
+        );
         identity.credential_id = Some(certificate.fingerprint.clone());
         identity.scopes = self.scopes.iter().cloned().collect();
         identity

@@ -61,17 +61,20 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity of the local user of a gateway that runs without
-    /// authentication (stdio, or HTTP bound to loopback only).
+    /// An identity for `subject`, authenticated by `auth`, with no scopes,
+    /// roles, groups or claims yet. Strategies start here rather than from
+    /// [`Identity::local`], so none can end up with the local user's
+    /// method (and its privileges) by forgetting to set one.
     ///
     /// ```
-    /// let me = mcpgate_core::Identity::local();
-    /// assert_eq!(me.auth, mcpgate_core::AuthMethod::None);
+    /// use mcpgate_core::{AuthMethod, Identity};
+    /// let caller = Identity::new("key_0123", AuthMethod::ApiKey);
+    /// assert!(caller.scopes.is_empty());
     /// ```
-    pub fn local() -> Self {
+    pub fn new(subject: impl Into<String>, auth: AuthMethod) -> Self {
         Identity {
-            subject: "local".to_owned(),
-            auth: AuthMethod::None,
+            subject: subject.into(),
+            auth,
             client_id: None,
             credential_id: None,
             scopes: BTreeSet::new(),
@@ -80,5 +83,16 @@ impl Identity {
             claims: serde_json::Map::new(),
             expires_at: None,
         }
+    }
+
+    /// The identity of the local user of a gateway that runs without
+    /// authentication (stdio, or HTTP bound to loopback only).
+    ///
+    /// ```
+    /// let me = mcpgate_core::Identity::local();
+    /// assert_eq!(me.auth, mcpgate_core::AuthMethod::None);
+    /// ```
+    pub fn local() -> Self {
+        Identity::new("local", AuthMethod::None)
     }
 }

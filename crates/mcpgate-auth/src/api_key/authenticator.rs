@@ -246,9 +246,7 @@ impl ApiKeyAuthenticator {
 
 fn identity_of(cached: &CachedKey) -> Identity {
     let record = &cached.record;
-    let mut identity = Identity::local();
-    identity.subject = record.id.clone();
-    identity.auth = AuthMethod::ApiKey;
+    let mut identity = Identity::new(record.id.clone(), AuthMethod::ApiKey);
     identity.client_id = Some(record.name.clone());
     identity.credential_id = Some(record.id.clone());
     identity.scopes = record.scopes.iter().cloned().collect();

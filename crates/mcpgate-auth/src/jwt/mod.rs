@@ -291,9 +291,7 @@ fn identity_from(
     };
     let subject = text(&claims, "sub")
         .ok_or_else(|| AuthError::Invalid("the token has no subject".to_owned()))?;
-    let mut identity = Identity::local();
-    identity.subject = subject;
-    identity.auth = AuthMethod::Jwt;
+    let mut identity = Identity::new(subject, AuthMethod::Jwt);
     identity.client_id = text(&claims, "client_id").or_else(|| text(&claims, "azp"));
     identity.credential_id = text(&claims, "jti");
     identity.scopes = config

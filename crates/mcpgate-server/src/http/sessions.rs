@@ -31,6 +31,8 @@ type Owner = (String, Option<String>, u64);
 #[derive(Clone, Default)]
 pub(crate) struct SessionOwners {
     owners: Arc<Mutex<HashMap<String, Owner>>>,
+    /// Numbers sessions in the order they were opened.
+    opened: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn owner_of(identity: Option<&Identity>) -> (String, Option<String>) {
@@ -89,7 +91,9 @@ pub(crate) async fn bind_sessions(
             if owners.len() >= CAPACITY {
                 forget_oldest_half(&mut owners);
             }
-            let order = owners.values().map(|(_, _, n)| *n).max().unwrap_or(0) + 1;
+            let order = sessions
+                .opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             owners.insert(created.to_owned(), (caller.0, caller.1, order));
         }
         (Some(session), _) if deleting && response.status().is_success() => {
