@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::{sorted_tool_names, successful_text};
+
 use common::raw_http::{Http, Reply, Req, call_tool, list_tools, reply_tool_names};
 
 use std::io::{Read, Write};
@@ -1295,33 +1297,6 @@ fn wait_until_refused(http: &Http, url: &str, secret: &str, within: Duration) {
 // ---------------------------------------------------------------------------
 // Client results
 // ---------------------------------------------------------------------------
-
-/// The tool names a driver listed, sorted.
-fn sorted_tool_names(out: &Value) -> Vec<String> {
-    let mut names: Vec<String> = out["tools"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tools: {out:#}"))
-        .iter()
-        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
-/// The text of a driver's call that must have succeeded.
-fn successful_text(call: &Value) -> String {
-    let result = call
-        .get("result")
-        .unwrap_or_else(|| panic!("{} gave no result: {call:#}", call["name"]));
-    assert_ne!(result["isError"], true, "{} failed: {call:#}", call["name"]);
-    result["content"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["text"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 // ---------------------------------------------------------------------------
 // Raw HTTP

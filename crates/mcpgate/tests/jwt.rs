@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::{sorted_tool_names, successful_text};
+
 use common::raw_http::{Http, Reply, call_tool, list_tools, reply_tool_names};
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1076,33 +1078,6 @@ fn token_header(token: &str) -> Value {
 // ---------------------------------------------------------------------------
 // Client results
 // ---------------------------------------------------------------------------
-
-/// The tool names a driver listed, sorted.
-fn sorted_tool_names(out: &Value) -> Vec<String> {
-    let mut names: Vec<String> = out["tools"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tools: {out:#}"))
-        .iter()
-        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
-/// The text of a driver's call that must have succeeded.
-fn successful_text(call: &Value) -> String {
-    let result = call
-        .get("result")
-        .unwrap_or_else(|| panic!("{} gave no result: {call:#}", call["name"]));
-    assert_ne!(result["isError"], true, "{} failed: {call:#}", call["name"]);
-    result["content"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["text"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// A driver's call refused with -32003 for lack of `scope`.
 fn assert_missing_scopes(call: &Value, scope: &str) {

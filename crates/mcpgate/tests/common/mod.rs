@@ -413,3 +413,30 @@ pub fn run_mcpgate(args: &[&str]) -> (bool, String) {
     );
     (output.status.success(), text)
 }
+
+/// The tool names a driver listed, sorted.
+pub fn sorted_tool_names(out: &Value) -> Vec<String> {
+    let mut names: Vec<String> = out["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools: {out:#}"))
+        .iter()
+        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The text of a driver's call that must have succeeded.
+pub fn successful_text(call: &Value) -> String {
+    let result = call
+        .get("result")
+        .unwrap_or_else(|| panic!("{} gave no result: {call:#}", call["name"]));
+    assert_ne!(result["isError"], true, "{} failed: {call:#}", call["name"]);
+    result["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
