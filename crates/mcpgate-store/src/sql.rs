@@ -310,3 +310,97 @@ macro_rules! shared_queries {
     };
 }
 pub(crate) use shared_queries;
+
+/// The `Store` methods that only delegate to the shared queries above or to
+/// same-named methods of each store, written once and expanded inside each
+/// `impl Store` (a macro in item position).
+macro_rules! shared_store_methods {
+    () => {
+        fn ping(&self) -> futures::future::BoxFuture<'_, Result<(), $crate::StoreError>> {
+            Box::pin(async move {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            })
+        }
+
+        fn audit_head(&self) -> futures::future::BoxFuture<'_, Result<$crate::audit::ChainHead, $crate::StoreError>> {
+            Box::pin(self.read_audit_head())
+        }
+
+        fn audit_records<'a>(
+            &'a self,
+            filter: &'a $crate::audit::AuditFilter,
+        ) -> futures::future::BoxFuture<'a, Result<Vec<$crate::audit::AuditRecord>, $crate::StoreError>> {
+            Box::pin(self.read_audit_records(filter))
+        }
+
+        fn add_checkpoint<'a>(
+            &'a self,
+            checkpoint: &'a $crate::audit::Checkpoint,
+        ) -> futures::future::BoxFuture<'a, Result<(), $crate::StoreError>> {
+            Box::pin(self.write_checkpoint(checkpoint))
+        }
+
+        fn checkpoints(&self) -> futures::future::BoxFuture<'_, Result<Vec<$crate::audit::Checkpoint>, $crate::StoreError>> {
+            Box::pin(self.read_checkpoints())
+        }
+
+        fn insert_api_key<'a>(
+            &'a self,
+            key: &'a $crate::ApiKeyRecord,
+        ) -> futures::future::BoxFuture<'a, Result<(), $crate::StoreError>> {
+            Box::pin(self.keys_insert(key))
+        }
+
+        fn api_key_by_hash<'a>(
+            &'a self,
+            key_hash: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<Option<$crate::ApiKeyRecord>, $crate::StoreError>> {
+            Box::pin(self.keys_by("key_hash", key_hash))
+        }
+
+        fn api_key<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<Option<$crate::ApiKeyRecord>, $crate::StoreError>> {
+            Box::pin(self.keys_by("id", id))
+        }
+
+        fn api_keys(&self) -> futures::future::BoxFuture<'_, Result<Vec<$crate::ApiKeyRecord>, $crate::StoreError>> {
+            Box::pin(self.keys_all())
+        }
+
+        fn revoke_api_key<'a>(
+            &'a self,
+            id: &'a str,
+            at: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<bool, $crate::StoreError>> {
+            Box::pin(self.keys_revoke(id, at))
+        }
+
+        fn rotate_api_key<'a>(
+            &'a self,
+            old_id: &'a str,
+            new_key: &'a $crate::ApiKeyRecord,
+            old_expires_at: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<bool, $crate::StoreError>> {
+            Box::pin(self.keys_rotate(old_id, new_key, old_expires_at))
+        }
+
+        fn key_changes_since(&self, seq: i64) -> futures::future::BoxFuture<'_, Result<Vec<$crate::KeyChange>, $crate::StoreError>> {
+            Box::pin(self.keys_changes_since(seq))
+        }
+
+        fn key_changes_head(&self) -> futures::future::BoxFuture<'_, Result<i64, $crate::StoreError>> {
+            Box::pin(self.keys_changes_head())
+        }
+
+        fn record_key_uses<'a>(
+            &'a self,
+            uses: &'a [(String, String)],
+        ) -> futures::future::BoxFuture<'a, Result<(), $crate::StoreError>> {
+            Box::pin(self.keys_record_uses(uses))
+        }
+    };
+}
+pub(crate) use shared_store_methods;

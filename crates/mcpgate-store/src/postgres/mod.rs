@@ -8,8 +8,7 @@ use futures::stream::BoxStream;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, Checkpoint};
-use crate::keys::{ApiKeyRecord, KeyChange};
+use crate::audit::{AuditEntry, ChainHead};
 use crate::migrate::{self, Migration};
 use crate::sql::{INSERT_CHUNK, insert_linked, link_entries};
 use crate::{Store, StoreError};
@@ -103,13 +102,6 @@ impl Store for PostgresStore {
         Box::pin(self.run_migrations(migrate::POSTGRES))
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            sqlx::query("SELECT 1").execute(&self.pool).await?;
-            Ok(())
-        })
-    }
-
     fn append_audit<'a>(
         &'a self,
         entries: &'a [AuditEntry],
@@ -143,84 +135,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn audit_head(&self) -> BoxFuture<'_, Result<ChainHead, StoreError>> {
-        Box::pin(self.read_audit_head())
-    }
-
-    fn audit_records<'a>(
-        &'a self,
-        filter: &'a AuditFilter,
-    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
-        Box::pin(self.read_audit_records(filter))
-    }
-
-    fn add_checkpoint<'a>(
-        &'a self,
-        checkpoint: &'a Checkpoint,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.write_checkpoint(checkpoint))
-    }
-
-    fn checkpoints(&self) -> BoxFuture<'_, Result<Vec<Checkpoint>, StoreError>> {
-        Box::pin(self.read_checkpoints())
-    }
-
-    fn insert_api_key<'a>(
-        &'a self,
-        key: &'a ApiKeyRecord,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.keys_insert(key))
-    }
-
-    fn api_key_by_hash<'a>(
-        &'a self,
-        key_hash: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
-        Box::pin(self.keys_by("key_hash", key_hash))
-    }
-
-    fn api_key<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
-        Box::pin(self.keys_by("id", id))
-    }
-
-    fn api_keys(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
-        Box::pin(self.keys_all())
-    }
-
-    fn revoke_api_key<'a>(
-        &'a self,
-        id: &'a str,
-        at: &'a str,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.keys_revoke(id, at))
-    }
-
-    fn rotate_api_key<'a>(
-        &'a self,
-        old_id: &'a str,
-        new_key: &'a ApiKeyRecord,
-        old_expires_at: &'a str,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.keys_rotate(old_id, new_key, old_expires_at))
-    }
-
-    fn key_changes_since(&self, seq: i64) -> BoxFuture<'_, Result<Vec<KeyChange>, StoreError>> {
-        Box::pin(self.keys_changes_since(seq))
-    }
-
-    fn key_changes_head(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
-        Box::pin(self.keys_changes_head())
-    }
-
-    fn record_key_uses<'a>(
-        &'a self,
-        uses: &'a [(String, String)],
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.keys_record_uses(uses))
-    }
+    crate::sql::shared_store_methods!();
 
     fn watch_key_changes(
         &self,
