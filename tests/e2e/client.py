@@ -17,6 +17,12 @@ options:
   --ca FILE           (https) trust only the PEM CA certificate(s) in FILE for the server
   --cert FILE         (https) present the PEM client certificate chain in FILE (mutual TLS)
   --key FILE          (https) the PEM private key for --cert (both or neither)
+  --oauth-client ID:SECRET
+                      (http) authenticate with the SDK's ClientCredentialsOAuthProvider: discover
+                      the authorization server from the 401 challenge, get tokens by the
+                      client_credentials grant, and step up on 403 insufficient_scope. The
+                      output's "oauth.tokens" lists the scope of every token obtained, in order.
+  --oauth-issuer URL  the issuer those client credentials belong to
   --mode MODE         how the SDK negotiates: "auto" (SDK default: probe server/discover at
                       2026-07-28, fall back to initialize), "legacy" (initialize only), or a
                       modern version such as "2026-07-28" (adopt it without any handshake)
@@ -105,6 +111,8 @@ class Options:
     ca: str | None = None
     cert: str | None = None
     key: str | None = None
+    oauth_client: tuple[str, str] | None = None
+    oauth_issuer: str | None = None
     command: list[str] = field(default_factory=list)
 
 
@@ -173,6 +181,14 @@ def parse_args(argv: list[str]) -> Options:
             opts.cert = value()
         elif arg == "--key":
             opts.key = value()
+        elif arg == "--oauth-client":
+            cred = value()
+            client_id, sep, secret = cred.partition(":")
+            if not sep or not client_id or not secret:
+                raise UsageError(f"--oauth-client expects ID:SECRET, got {cred!r}")
+            opts.oauth_client = (client_id, secret)
+        elif arg == "--oauth-issuer":
+            opts.oauth_issuer = value()
         elif arg == "--":
             opts.command = argv[i + 1 :]
             break
@@ -197,7 +213,31 @@ def parse_args(argv: list[str]) -> Options:
         raise UsageError("--ca/--cert/--key are only valid with --url")
     if (opts.cert is None) != (opts.key is None):
         raise UsageError("--cert and --key go together")
+    if opts.stdio and opts.oauth_client:
+        raise UsageError("--oauth-client is only valid with --url")
     return opts
+
+
+class RecordingTokenStorage:
+    """In-memory TokenStorage (the SDK's protocol) that also records each token's scope."""
+
+    def __init__(self, record: list[str | None]) -> None:
+        self._tokens: Any = None
+        self._client_info: Any = None
+        self._record = record
+
+    async def get_tokens(self) -> Any:
+        return self._tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        self._tokens = tokens
+        self._record.append(tokens.scope)
+
+    async def get_client_info(self) -> Any:
+        return self._client_info
+
+    async def set_client_info(self, client_info: Any) -> None:
+        self._client_info = client_info
 
 
 def dump(model: Any) -> Any:
@@ -345,6 +385,20 @@ async def run(opts: Options, out: dict[str, Any]) -> None:
             except (OSError, ssl.SSLError) as e:
                 raise Failure(f"cannot load TLS files: {describe(e)}") from e
             http = await stack.enter_async_context(create_http_client(opts.headers, verify))
+            if opts.oauth_client is not None:
+                from mcp.client.auth.extensions.client_credentials import (
+                    ClientCredentialsOAuthProvider,
+                )
+
+                tokens: list[str | None] = []
+                out["oauth"] = {"tokens": tokens}
+                http.auth = ClientCredentialsOAuthProvider(
+                    server_url=opts.url,
+                    storage=RecordingTokenStorage(tokens),
+                    client_id=opts.oauth_client[0],
+                    client_secret=opts.oauth_client[1],
+                    issuer=opts.oauth_issuer,
+                )
             inner = streamable_http_client(opts.url, http_client=http)
 
         try:

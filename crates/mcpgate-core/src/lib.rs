@@ -7,7 +7,8 @@
 //! - [`Identity`]: who is calling, produced by authentication.
 //! - [`ToolSpec`]: what may be called, produced by an importer (OpenAPI) or an
 //!   upstream MCP server.
-//! - [`Decision`]: whether the call may go ahead, produced by authorization.
+//! - [`Decision`]: whether the call may go ahead, produced by an
+//!   [`Authorizer`].
 //! - [`ToolOutput`]: what the backend answered.
 //! - [`AuditEvent`]: what happened, handed to the audit stage.
 //! - [`Redactor`]: removes secrets from arguments and text before they are
@@ -17,6 +18,7 @@
 //! to depend on for every other crate, including third-party ones.
 
 mod audit;
+mod authorize;
 mod certificate;
 mod decision;
 mod identity;
@@ -26,6 +28,7 @@ mod time;
 mod tool;
 
 pub use audit::{AuditEvent, Outcome};
+pub use authorize::{Authorizer, AuthzRequest, LocalUserOnly};
 pub use certificate::ClientCertificate;
 pub use decision::{Decision, DenyReason};
 pub use identity::{AuthMethod, Identity};

@@ -68,6 +68,14 @@ pub struct ToolSpec {
     /// `None` accepts any configured method.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_auth: Option<Vec<AuthMethod>>,
+    /// The HTTP method of the operation behind the tool (upper case), when
+    /// it is an HTTP API; policies and scope rules can match on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<String>,
+    /// Tags the source gives the tool (OpenAPI operation tags), for
+    /// policies such as "everything except financial records".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 impl ToolSpec {

@@ -328,6 +328,17 @@ impl<'a> Importer<'a> {
                 security,
                 backend: self.backend.to_owned(),
                 accepted_auth: None,
+                http_method: Some(method_upper.clone()),
+                tags: operation
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .map(|tags| {
+                        tags.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             },
             operation: HttpOperation {
                 method: method_upper,
@@ -539,6 +550,12 @@ impl<'a> Importer<'a> {
                 ""
             };
             self.unprotected.push(format!("{tool}{why}"));
+        }
+        if explicit_public {
+            // `security: []` says "no credential needed": keep that as one
+            // alternative that asks for nothing, so that it is not mistaken
+            // for "nothing declared" (which authorization denies by default).
+            return vec![SecurityRequirement::default()];
         }
         security
     }

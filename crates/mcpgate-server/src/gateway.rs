@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use mcpgate_auth::Authorizer;
-use mcpgate_core::{AuditEvent, Decision, DenyReason, Identity, Outcome, Redactor, ToolOutput};
+use mcpgate_core::{
+    AuditEvent, Authorizer, AuthzRequest, Decision, DenyReason, Identity, Outcome, Redactor,
+    ToolOutput,
+};
 use serde_json::{Map, Value};
 
 use crate::audit::AuditSink;
@@ -46,6 +48,9 @@ pub struct CallContext {
     pub source: Option<SocketAddr>,
     /// Correlates the audit record with logs.
     pub request_id: String,
+    /// The call was already counted against the rate limits (by the HTTP
+    /// transport, which answers 429 itself), so it is not counted again.
+    pub rate_counted: bool,
 }
 
 impl CallContext {
@@ -55,6 +60,7 @@ impl CallContext {
             identity,
             source,
             request_id: uuid::Uuid::new_v4().to_string(),
+            rate_counted: false,
         }
     }
 }
@@ -74,6 +80,14 @@ pub enum CallError {
         reason: DenyReason,
         /// Scopes that would allow it.
         missing_scopes: Vec<String>,
+    },
+    /// The caller used up a rate limit.
+    #[error("rate limit exceeded for `{tool}`; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// The tool.
+        tool: String,
+        /// When the call would pass.
+        retry_after: Duration,
     },
     /// A `tools/list` cursor this gateway did not hand out.
     #[error("invalid cursor")]
@@ -145,6 +159,7 @@ impl Gateway {
     pub fn list_tools(
         &self,
         identity: &Identity,
+        source: Option<SocketAddr>,
         cursor: Option<&str>,
     ) -> Result<ToolPage, CallError> {
         let start = match cursor {
@@ -155,22 +170,28 @@ impl Gateway {
         if start > entries.len() {
             return Err(CallError::InvalidCursor);
         }
+        let now = SystemTime::now();
+        let visible = |entry: &crate::catalog::Entry| {
+            self.authorizer
+                .decide(&AuthzRequest {
+                    identity,
+                    tool: &entry.spec,
+                    arguments: None,
+                    source: source.map(|s| s.ip()),
+                    time: now,
+                })
+                .is_allowed()
+        };
         let mut tools = Vec::new();
         let mut position = start;
         while position < entries.len() && tools.len() < self.options.page_size {
             let entry = &entries[position];
-            if self
-                .authorizer
-                .decide(identity, &entry.spec, None)
-                .is_allowed()
-            {
+            if visible(entry) {
                 tools.push(entry.listed.clone());
             }
             position += 1;
         }
-        let more = entries[position..]
-            .iter()
-            .any(|e| self.authorizer.decide(identity, &e.spec, None).is_allowed());
+        let more = entries[position..].iter().any(visible);
         Ok(ToolPage {
             tools,
             next_cursor: more.then(|| encode_cursor(position)),
@@ -219,9 +240,15 @@ impl Gateway {
                 .await;
             return Err(CallError::UnknownTool(name.to_owned()));
         };
-        let decision = self
-            .authorizer
-            .decide(&context.identity, &entry.spec, Some(&arguments));
+        // Decided again even when the HTTP transport already admitted the
+        // call: never trust an earlier answer (nor `tools/list`).
+        let decision = self.authorizer.decide(&AuthzRequest {
+            identity: &context.identity,
+            tool: &entry.spec,
+            arguments: Some(&arguments),
+            source: context.source.map(|s| s.ip()),
+            time: arrived,
+        });
         if let Decision::Deny {
             reason,
             missing_scopes,
@@ -233,6 +260,20 @@ impl Gateway {
                 tool: name.to_owned(),
                 reason: reason.clone(),
                 missing_scopes: missing_scopes.clone(),
+            });
+        }
+        if !context.rate_counted
+            && let Err(retry_after) = self.authorizer.admit(&context.identity, &entry.spec)
+        {
+            let decision = Decision::Deny {
+                reason: DenyReason::RateLimited,
+                missing_scopes: Vec::new(),
+            };
+            self.record_refusal(event(decision, Outcome::NotExecuted, None))
+                .await;
+            return Err(CallError::RateLimited {
+                tool: name.to_owned(),
+                retry_after,
             });
         }
         if self.options.fail_closed && !self.audit.is_available() {
@@ -254,6 +295,76 @@ impl Gateway {
         self.record_outcome(event(decision, outcome, output.backend_status), true)
             .await?;
         Ok(output)
+    }
+
+    /// Decide a `tools/call` before the MCP layer sees it, for transports
+    /// that answer some refusals with their own status codes (HTTP: 403
+    /// for missing scopes, 429 for rate limits). Those refusals are audited
+    /// here and returned; every other outcome is `Ok`, and the call then
+    /// goes through [`Gateway::call_tool`], which decides again. `Ok(true)`
+    /// means the call was counted against the rate limits, so
+    /// `call_tool` must not count it again.
+    pub async fn admit_call(
+        &self,
+        context: &CallContext,
+        name: &str,
+        arguments: &Map<String, Value>,
+    ) -> Result<bool, CallError> {
+        let Some(entry) = self.catalog.get(name) else {
+            return Ok(false);
+        };
+        let arrived = SystemTime::now();
+        let decision = self.authorizer.decide(&AuthzRequest {
+            identity: &context.identity,
+            tool: &entry.spec,
+            arguments: Some(arguments),
+            source: context.source.map(|s| s.ip()),
+            time: arrived,
+        });
+        let refusal = match &decision {
+            Decision::Deny {
+                reason: DenyReason::InsufficientScope,
+                missing_scopes,
+            } => CallError::Denied {
+                tool: name.to_owned(),
+                reason: DenyReason::InsufficientScope,
+                missing_scopes: missing_scopes.clone(),
+            },
+            Decision::Deny { .. } => return Ok(false),
+            Decision::Allow => match self.authorizer.admit(&context.identity, &entry.spec) {
+                Ok(()) => return Ok(true),
+                Err(retry_after) => CallError::RateLimited {
+                    tool: name.to_owned(),
+                    retry_after,
+                },
+            },
+        };
+        let recorded = match &refusal {
+            CallError::RateLimited { .. } => Decision::Deny {
+                reason: DenyReason::RateLimited,
+                missing_scopes: Vec::new(),
+            },
+            _ => decision,
+        };
+        let mut redacted = Value::Object(arguments.clone());
+        self.options.redactor.redact_value(&mut redacted);
+        self.record_refusal(AuditEvent {
+            time: arrived,
+            request_id: context.request_id.clone(),
+            subject: context.identity.subject.clone(),
+            auth_method: context.identity.auth,
+            credential_id: context.identity.credential_id.clone(),
+            source: context.source.map(|s| s.to_string()),
+            method: "tools/call".to_owned(),
+            tool: Some(name.to_owned()),
+            arguments: Some(redacted),
+            decision: recorded,
+            outcome: Outcome::NotExecuted,
+            backend_status: None,
+            latency: Duration::ZERO,
+        })
+        .await;
+        Err(refusal)
     }
 
     /// Record a request refused by authentication.

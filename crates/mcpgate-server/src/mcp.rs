@@ -22,8 +22,18 @@ use tracing::Instrument;
 use crate::gateway::{CallContext, CallError, Gateway};
 
 /// JSON-RPC error code for a call refused by authorization (implementation
-/// defined range; HTTP transports also answer 403 once scopes are enforced).
+/// defined range). Over HTTP a refusal for missing scopes is answered with
+/// HTTP 403 and a step-up challenge instead.
 pub const FORBIDDEN_CODE: i32 = -32003;
+
+/// JSON-RPC error code for a call refused by a rate limit. Over HTTP it is
+/// answered with HTTP 429 and `Retry-After` instead.
+pub const RATE_LIMITED_CODE: i32 = -32005;
+
+/// Put into an HTTP request's extensions by the transport when it already
+/// counted the call (named here) against the rate limits.
+#[derive(Debug, Clone)]
+pub(crate) struct RateCounted(pub(crate) String);
 
 /// Where the caller's identity comes from.
 #[derive(Clone)]
@@ -96,11 +106,11 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let (identity, _) = self.caller(&context)?;
+        let (identity, source) = self.caller(&context)?;
         let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
         let page = self
             .gateway
-            .list_tools(&identity, cursor)
+            .list_tools(&identity, source, cursor)
             .map_err(to_mcp_error)?;
         let mut result = ListToolsResult::with_all_items(page.tools)
             .with_ttl_ms(0)
@@ -115,7 +125,12 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let (identity, source) = self.caller(&context)?;
-        let call = CallContext::new(identity, source);
+        let mut call = CallContext::new(identity, source);
+        call.rate_counted = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<RateCounted>())
+            .is_some_and(|counted| counted.0 == request.name);
         let arguments = request.arguments.unwrap_or_default();
         let span = tracing::info_span!(
             "tools/call",
@@ -161,7 +176,7 @@ fn to_call_result(output: ToolOutput) -> CallToolResult {
     result
 }
 
-fn to_mcp_error(error: CallError) -> McpError {
+pub(crate) fn to_mcp_error(error: CallError) -> McpError {
     let message = error.to_string();
     match error {
         CallError::UnknownTool(tool) => {
@@ -171,6 +186,11 @@ fn to_mcp_error(error: CallError) -> McpError {
         CallError::AuditUnavailable { performed } => {
             McpError::internal_error(message, Some(json!({ "performed": performed })))
         }
+        CallError::RateLimited { tool, retry_after } => McpError::new(
+            ErrorCode(RATE_LIMITED_CODE),
+            message,
+            Some(json!({ "tool": tool, "retryAfterSeconds": retry_after.as_secs().max(1) })),
+        ),
         CallError::Denied {
             tool,
             missing_scopes,

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcpgate_auth::LocalUserOnly;
+use mcpgate_core::LocalUserOnly;
 use mcpgate_core::{AuthMethod, Identity, ToolAnnotations, ToolSpec};
 use mcpgate_openapi::{ExecutorConfig, HttpExecutor};
 use mcpgate_server::{CallError, Catalog, Gateway, GatewayOptions, LogAuditSink, OpenApiBackend};
@@ -40,6 +40,8 @@ fn gateway(page_size: usize) -> Gateway {
             security: Vec::new(),
             backend: "generated".into(),
             accepted_auth: None,
+            http_method: None,
+            tags: Vec::new(),
         };
         catalog.add(spec, backend.clone()).unwrap();
     }
@@ -64,7 +66,9 @@ fn every_tool_of_a_huge_catalog_is_listed_exactly_once() {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = gateway.list_tools(&identity, cursor.as_deref()).unwrap();
+        let page = gateway
+            .list_tools(&identity, None, cursor.as_deref())
+            .unwrap();
         pages += 1;
         assert!(page.tools.len() <= 200);
         for tool in page.tools {
@@ -92,11 +96,11 @@ fn a_caller_who_may_call_nothing_sees_nothing_and_no_cursor() {
     let gateway = gateway(200);
     let mut stranger = Identity::local();
     stranger.auth = AuthMethod::ApiKey;
-    let page = gateway.list_tools(&stranger, None).unwrap();
+    let page = gateway.list_tools(&stranger, None, None).unwrap();
     assert!(page.tools.is_empty());
     assert!(page.next_cursor.is_none());
     assert_eq!(
-        gateway.list_tools(&stranger, Some("nonsense")).err(),
+        gateway.list_tools(&stranger, None, Some("nonsense")).err(),
         Some(CallError::InvalidCursor)
     );
 }

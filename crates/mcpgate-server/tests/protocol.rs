@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpgate_auth::{LocalUser, LocalUserOnly};
+use mcpgate_auth::LocalUser;
+use mcpgate_core::LocalUserOnly;
 use mcpgate_demo::DemoApi;
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor};
 use mcpgate_server::http::{HttpOptions, router};

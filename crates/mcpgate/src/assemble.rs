@@ -1,12 +1,13 @@
 //! Config → a running gateway's parts.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use mcpgate_auth::{Authenticator, DeclaredScopes, LocalUser};
+use mcpgate_auth::{Authenticator, LocalUser};
+use mcpgate_authz::{AuthzConfig, Policy, PolicyInputs, Reloadable};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
 use mcpgate_server::http::{HttpOptions, ProtectedResource};
 use mcpgate_server::{Catalog, Gateway, GatewayOptions, OpenApiBackend};
@@ -39,6 +40,100 @@ pub struct BackendParts {
     pub accepted_auth: AcceptedAuth,
 }
 
+impl BackendParts {
+    /// An imported tool as the gateway offers it.
+    fn finish(&self, spec: mcpgate_core::ToolSpec) -> anyhow::Result<mcpgate_core::ToolSpec> {
+        finish_spec(&self.name, &self.tool_prefix, &self.accepted_auth, spec)
+    }
+}
+
+/// An imported tool as the gateway offers it: named with the backend's
+/// prefix, owned by the backend, with the backend's accepted methods.
+fn finish_spec(
+    backend: &str,
+    tool_prefix: &str,
+    accepted_auth: &AcceptedAuth,
+    mut spec: mcpgate_core::ToolSpec,
+) -> anyhow::Result<mcpgate_core::ToolSpec> {
+    spec.backend = backend.to_owned();
+    spec.accepted_auth = if spec.is_known_read_only() {
+        accepted_auth.read.clone()
+    } else {
+        accepted_auth.write.clone()
+    };
+    if !tool_prefix.is_empty() {
+        spec.name = format!("{tool_prefix}{}", spec.name);
+        if !mcpgate_core::is_valid_tool_name(&spec.name) {
+            bail!(
+                "backends.{backend}: tool name `{}` is longer than 64 characters with the prefix; shorten tool_prefix",
+                spec.name
+            );
+        }
+    }
+    Ok(spec)
+}
+
+/// The tools `loaded` would serve, without starting anything (for
+/// commands that only inspect the configuration).
+pub async fn tools_of(loaded: &LoadedConfig) -> anyhow::Result<Vec<mcpgate_core::ToolSpec>> {
+    let mut tools = Vec::new();
+    for (name, backend) in &loaded.config.backends {
+        let context = || format!("{}: backends.{name}", loaded.path.display());
+        // Only the spec: the backend's credential is not needed to know its tools.
+        let text = read_spec(&backend.spec, loaded.base_dir())
+            .await
+            .with_context(context)?;
+        let import = mcpgate_openapi::import_str(&text, name)
+            .with_context(|| format!("spec {}", backend.spec))
+            .with_context(context)?;
+        for tool in import.tools {
+            tools.push(finish_spec(
+                name,
+                &backend.tool_prefix,
+                &backend.accepted_auth,
+                tool.spec,
+            )?);
+        }
+    }
+    Ok(tools)
+}
+
+/// What the authorize stage is compiled from.
+pub struct AuthzParts {
+    /// `[authz]`.
+    pub config: AuthzConfig,
+    /// `backends.NAME.read_only`, where set.
+    pub backend_read_only: BTreeMap<String, bool>,
+    /// Policy files are relative to this directory (the config file's).
+    pub base_dir: PathBuf,
+}
+
+impl AuthzParts {
+    /// The authorization settings of `loaded`.
+    pub fn from_config(loaded: &LoadedConfig) -> Self {
+        AuthzParts {
+            config: loaded.config.authz.clone(),
+            backend_read_only: loaded
+                .config
+                .backends
+                .iter()
+                .filter_map(|(name, b)| b.read_only.map(|on| (name.clone(), on)))
+                .collect(),
+            base_dir: loaded.base_dir().to_owned(),
+        }
+    }
+
+    /// Compile against the tools of `gateway`'s catalog (or any tool list).
+    pub fn compile(&self, tools: &[mcpgate_core::ToolSpec]) -> anyhow::Result<Policy> {
+        Ok(Policy::compile(PolicyInputs {
+            config: &self.config,
+            tools,
+            backend_read_only: &self.backend_read_only,
+            base_dir: &self.base_dir,
+        })?)
+    }
+}
+
 /// Everything `serve` needs.
 pub struct Assembled {
     /// The gateway.
@@ -47,6 +142,8 @@ pub struct Assembled {
     pub authenticator: Arc<dyn Authenticator>,
     /// The audit writer, to flush at shutdown.
     pub audit: AuditRuntime,
+    /// The authorize stage, replaceable on reload.
+    pub authz: Arc<Reloadable>,
     /// HTTP transport settings.
     pub http: HttpOptions,
     /// The URL clients use.
@@ -85,7 +182,14 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
                 .with_context(|| format!("{}: backends.{name}", loaded.path.display()))?,
         );
     }
-    let mut assembled = from_parts(&config.server, audit, authenticator, parts)?;
+    let mut assembled = from_parts(
+        &config.server,
+        audit,
+        authenticator,
+        parts,
+        &AuthzParts::from_config(loaded),
+    )
+    .with_context(|| loaded.path.display().to_string())?;
     // Clients can get tokens from these: advertise them (RFC 9728).
     let issuers: Vec<String> = config
         .auth
@@ -99,7 +203,7 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
         assembled.http.protected_resource = Some(protected_resource(
             issuers,
             &assembled.public_url,
-            &assembled.gateway,
+            &assembled.authz.current(),
         ));
     }
     Ok(assembled)
@@ -112,10 +216,11 @@ pub fn from_parts(
     audit: AuditParts,
     authenticator: Arc<dyn Authenticator>,
     backends: Vec<BackendParts>,
+    authz: &AuthzParts,
 ) -> anyhow::Result<Assembled> {
     let mut catalog = Catalog::new();
     let mut warnings = Vec::new();
-    for backend in backends {
+    for mut backend in backends {
         warnings.extend(
             backend
                 .import
@@ -124,32 +229,16 @@ pub fn from_parts(
                 .map(|w| format!("backends.{}: {w}", backend.name)),
         );
         let executor = HttpExecutor::new(ExecutorConfig {
-            base_url: backend.base_url,
-            credential: backend.credential,
+            base_url: backend.base_url.clone(),
+            credential: backend.credential.take(),
             timeout: backend.timeout,
             max_response_bytes: backend.max_response_bytes,
         })
         .context("cannot create the HTTP client")?;
         let mut operations = HashMap::new();
         let mut specs = Vec::new();
-        for tool in backend.import.tools {
-            let mut spec = tool.spec;
-            spec.backend = backend.name.clone();
-            spec.accepted_auth = if spec.is_known_read_only() {
-                backend.accepted_auth.read.clone()
-            } else {
-                backend.accepted_auth.write.clone()
-            };
-            if !backend.tool_prefix.is_empty() {
-                spec.name = format!("{}{}", backend.tool_prefix, spec.name);
-                if !mcpgate_core::is_valid_tool_name(&spec.name) {
-                    bail!(
-                        "backends.{}: tool name `{}` is longer than 64 characters with the prefix; shorten tool_prefix",
-                        backend.name,
-                        spec.name
-                    );
-                }
-            }
+        for tool in std::mem::take(&mut backend.import.tools) {
+            let spec = backend.finish(tool.spec)?;
             operations.insert(spec.name.clone(), tool.operation);
             specs.push(spec);
         }
@@ -159,11 +248,15 @@ pub fn from_parts(
             catalog.add(spec, served.clone())?;
         }
     }
+    let tools: Vec<mcpgate_core::ToolSpec> = catalog.specs().cloned().collect();
+    let policy = authz.compile(&tools)?;
+    warnings.extend(policy.warnings().iter().cloned());
+    let policy = Arc::new(Reloadable::new(policy));
     let public_url = public_url(server)?;
     let (sink, audit, fail_closed, redactor) = audit.start();
     let gateway = Gateway::new(
         catalog,
-        Arc::new(DeclaredScopes),
+        policy.clone(),
         Arc::new(sink),
         GatewayOptions {
             page_size: server.page_size,
@@ -176,6 +269,7 @@ pub fn from_parts(
         gateway: Arc::new(gateway),
         authenticator,
         audit,
+        authz: policy,
         http: http_options(server, &public_url),
         public_url,
         warnings,
@@ -232,15 +326,8 @@ fn http_options(server: &ServerConfig, public_url: &Url) -> HttpOptions {
 fn protected_resource(
     issuers: Vec<String>,
     public_url: &Url,
-    gateway: &Gateway,
+    policy: &Policy,
 ) -> ProtectedResource {
-    let mut scopes: Vec<String> = gateway
-        .catalog()
-        .specs()
-        .flat_map(|spec| spec.declared_scopes())
-        .collect();
-    scopes.sort();
-    scopes.dedup();
     // RFC 9728 §3.1: the well-known segment goes between host and path.
     let mut metadata_url = public_url.clone();
     metadata_url.set_path(&format!(
@@ -251,7 +338,8 @@ fn protected_resource(
     ProtectedResource {
         resource: public_url.to_string(),
         authorization_servers: issuers,
-        scopes_supported: scopes,
+        scopes_supported: policy.all_scopes(),
+        challenge_scopes: policy.read_scopes(),
         metadata_url: metadata_url.to_string(),
     }
 }

@@ -56,6 +56,90 @@ pub enum Command {
     Audit(AuditArgs),
     /// Create, list, revoke and rotate API keys.
     Keys(KeysArgs),
+    /// Ask the authorization policy: why may (or may not) this caller call that tool?
+    Authz(AuthzArgs),
+}
+
+/// `mcpgate authz`.
+#[derive(Debug, Args)]
+pub struct AuthzArgs {
+    /// The config file whose [authz] section, policies and backends are asked.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "mcpgate.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuthzCommand,
+}
+
+/// The authz subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuthzCommand {
+    /// Decide one call and print every rule that led to the decision.
+    ///
+    /// Exit status: 0 allowed, 3 denied, 1 on errors.
+    #[command(after_help = "Examples:\n  \
+        mcpgate authz explain --as key_3f9a1c --tool delete_item\n  \
+        mcpgate authz explain --as alice --group data-team --tool update_record --args '{\"team\":\"blue\"}'\n  \
+        mcpgate authz explain --as \"$TOKEN\" --tool restock_item --time 2026-11-28T22:00:00Z")]
+    Explain {
+        /// Who asks.
+        #[command(flatten)]
+        caller: CallerArgs,
+        /// The tool.
+        #[arg(long, value_name = "NAME")]
+        tool: String,
+        /// The call's arguments, as a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        args: String,
+        /// When the call happens (RFC 3339); now by default.
+        #[arg(long, value_name = "TIME")]
+        time: Option<String>,
+        /// The caller's IP address, for policies that look at it.
+        #[arg(long, value_name = "IP")]
+        source: Option<std::net::IpAddr>,
+    },
+    /// List the tools a caller may call (what `tools/list` would show it).
+    List {
+        /// Who asks.
+        #[command(flatten)]
+        caller: CallerArgs,
+        /// Also list the tools it may not call, with the reason.
+        #[arg(long)]
+        denied: bool,
+    },
+    /// Print the Cedar schema policies are validated against.
+    Schema,
+}
+
+/// Who a question is asked for.
+#[derive(Debug, Args)]
+pub struct CallerArgs {
+    /// An API key id (`key_…`, looked up in the store), a credential (an API
+    /// key or a JWT, checked as the gateway would), or any subject name
+    /// described by the options below.
+    #[arg(long = "as", value_name = "WHO")]
+    pub who: String,
+    /// How a plain subject authenticated: none, api_key, jwt, oauth or mutual_tls.
+    #[arg(long, value_name = "METHOD", default_value = "jwt")]
+    pub auth_method: String,
+    /// An extra scope the caller holds (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// An extra role the caller holds (repeatable).
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// An identity-provider group the caller is in (repeatable).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// A claim, `name=value` (repeatable), e.g. `team=blue`.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
 }
 
 /// `mcpgate keys`.
@@ -290,4 +374,8 @@ pub struct DemoArgs {
     /// Where the demo keeps its audit log.
     #[arg(long, default_value = "sqlite:mcpgate-demo.db", value_name = "URL")]
     pub store: String,
+    /// Read-only mode, as a real config has by default: the tools that
+    /// would change the inventory are hidden and refused.
+    #[arg(long)]
+    pub read_only: bool,
 }

@@ -10,9 +10,12 @@
 
 mod common;
 
-use common::{sorted_tool_names, successful_text};
+use common::{
+    assert_audited_insufficient_scope, assert_insufficient_scope, sorted_tool_names,
+    successful_text,
+};
 
-use common::raw_http::{Http, Reply, Req, call_tool, list_tools, reply_tool_names};
+use common::raw_http::{self, Http, Reply, Req, call_tool, list_tools, reply_tool_names};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -85,7 +88,8 @@ fn keys_through_the_cli_and_real_clients() {
         successful_text(&ts["calls"][1]).contains("widget"),
         "{ts:#}"
     );
-    assert_missing_scopes(&ts["calls"][2], "inventory:write");
+    // Over HTTP a missing scope is a 403 step-up challenge.
+    assert_insufficient_scope(&ts, 2, "createItem", &["inventory:write"]);
 
     // The Python SDK, with the write key in X-API-Key.
     let py = run_python_client([
@@ -120,7 +124,7 @@ fn keys_through_the_cli_and_real_clients() {
     let created: Value = serde_json::from_str(&successful_text(&py["calls"][1]))
         .unwrap_or_else(|e| panic!("createItem did not return JSON ({e}): {py:#}"));
     assert_eq!(created["name"], item.as_str(), "{created:#}");
-    assert_missing_scopes(&py["calls"][2], "inventory:admin");
+    assert_insufficient_scope(&py, 2, "deleteItem", &["inventory:admin"]);
 
     // Only the write key's create reached the backend; nothing was deleted.
     let writes: Vec<String> = deployment
@@ -156,6 +160,18 @@ fn keys_through_the_cli_and_real_clients() {
         .collect::<std::collections::BTreeSet<_>>(),
         "the write key's calls in the audit log"
     );
+    for (key, tool, missing) in [
+        (&reader, "createItem", "inventory:write"),
+        (&writer, "deleteItem", "inventory:admin"),
+    ] {
+        let refused: Vec<&Value> = audit
+            .iter()
+            .map(|line| &line["record"])
+            .filter(|r| r["subject"] == key.id.as_str() && r["tool"] == tool)
+            .collect();
+        assert_eq!(refused.len(), 1, "{tool} by {}: {refused:#?}", key.name);
+        assert_audited_insufficient_scope(refused[0], tool, &[missing]);
+    }
 
     // `keys list --json` shows both keys, and never a secret or its hash.
     let listed = deployment.list_keys();
@@ -228,16 +244,6 @@ fn keys_through_the_cli_and_real_clients() {
             "last_used_at is not the time of the calls: {row:#}"
         );
     }
-}
-
-/// The call was refused with -32003 naming exactly `scope` as missing.
-fn assert_missing_scopes(call: &Value, scope: &str) {
-    let error = call
-        .get("error")
-        .unwrap_or_else(|| panic!("{} was not refused: {call:#}", call["name"]));
-    assert!(error.get("clientSide").is_none(), "{call:#}");
-    assert_eq!(error["code"], -32003, "{call:#}");
-    assert_eq!(error["data"]["missingScopes"], json!([scope]), "{call:#}");
 }
 
 /// The tools/call records of `subject`, as (tool, decision).
@@ -988,7 +994,7 @@ fn no_key_in_any_log_line() {
         .to_owned();
     let mangled = one_character_changed(&valid.secret);
 
-    // Accepted: both headers, a list, a read, a write and a refused scope.
+    // Accepted: both headers, a list, a read and a write.
     for request in [
         list_tools(&url).bearer(&valid.secret),
         call_tool(&url, "listItems", json!({})).header("x-api-key", &valid.secret),
@@ -998,7 +1004,6 @@ fn no_key_in_any_log_line() {
             json!({"body": {"name": "logged", "quantity": 1}}),
         )
         .bearer(&valid.secret),
-        call_tool(&url, "deleteItem", json!({"itemId": 1})).bearer(&valid.secret),
         // A key handed to a tool as an argument is still a key.
         call_tool(&url, "listItems", json!({"tag": valid.secret})).bearer(&valid.secret),
         call_tool(
@@ -1012,6 +1017,17 @@ fn no_key_in_any_log_line() {
         let reply = http.send(&request);
         assert_eq!(reply.status, 200, "{reply:?}");
     }
+    // A scope the key lacks: a 403 step-up challenge (with API keys only,
+    // there is no authorization server for it to point at).
+    let reply =
+        http.send(&call_tool(&url, "deleteItem", json!({"itemId": 1})).bearer(&valid.secret));
+    raw_http::assert_insufficient_scope(
+        &reply,
+        "deleteItem",
+        &["inventory:admin"],
+        "inventory:admin inventory:read inventory:write",
+        None,
+    );
     deployment.keys(&["revoke", &revoked.id]);
     wait_until_refused(&http, &url, &revoked.secret, Duration::from_secs(2));
     // Refused, in every way a key can be.

@@ -225,8 +225,18 @@ fn config_mistakes_name_the_file_line_and_fix() {
             vec!["mcpgate.toml:2:", "unknown field `mode`", "`api_keys`"],
         ),
         (
-            "[policy]\nfile = \"policy.cedar\"\n".to_owned(),
-            vec!["mcpgate.toml:1:", "reserved for a later version"],
+            "[authz]\nread_onyl = false\n".to_owned(),
+            vec![
+                "mcpgate.toml:2:",
+                "unknown field `read_onyl`",
+                "`read_only`",
+            ],
+        ),
+        (
+            format!(
+                "[backends.inventory]\nspec = \"{spec}\"\n[[authz.tools]]\nbackends = [\"inventroy\"]\nscopes = [\"x\"]\n"
+            ),
+            vec!["authz.tools rule #1", "no backend `inventroy`"],
         ),
         (
             "[store]\nurl = \"postgres://app:hunter2@db.internal/mcpgate\"\n".to_owned(),
@@ -393,7 +403,14 @@ fn stdio_answers_garbage_with_json_rpc_errors_and_keeps_serving() {
     };
     assert_eq!(by_id(1)["result"]["serverInfo"]["name"], "mcpgate");
     assert_eq!(by_id(2)["error"]["code"], -32602);
-    assert_eq!(by_id(3)["result"]["tools"].as_array().unwrap().len(), 6);
+    // Read-only mode is on by default: only the demo's three GET tools.
+    let listed: Vec<&str> = by_id(3)["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["listItems", "getItem", "health"], "{messages:#?}");
     assert!(output.status.success());
 }
 

@@ -12,9 +12,12 @@
 
 mod common;
 
-use common::{sorted_tool_names, successful_text};
+use common::{
+    assert_audited_insufficient_scope, assert_insufficient_scope, sorted_tool_names,
+    successful_text,
+};
 
-use common::raw_http::{Http, Reply, call_tool, list_tools, reply_tool_names};
+use common::raw_http::{self, Http, Reply, call_tool, list_tools, reply_tool_names};
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -70,7 +73,8 @@ fn opaque_tokens_work_with_the_official_client() {
         successful_text(&ts["calls"][0]).contains("widget"),
         "{ts:#}"
     );
-    assert_missing_scopes(&ts["calls"][1], "inventory:write");
+    // Over HTTP a missing scope is a 403 step-up challenge.
+    assert_insufficient_scope(&ts, 1, "createItem", &["inventory:write"]);
     assert!(
         !setup
             .demo
@@ -120,6 +124,8 @@ fn opaque_tokens_work_with_the_official_client() {
         ["adjustStock", "createItem", "listItems"],
         "audited calls: {calls:#?}"
     );
+    let refused = calls.iter().find(|r| r["tool"] == "createItem").unwrap();
+    assert_audited_insufficient_scope(refused, "createItem", &["inventory:write"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -283,13 +289,22 @@ fn no_secret_or_token_in_the_trace_log() {
     let wrong_aud = setup.idp.token(http, "inventory:read", &other);
     let made_up = random_token();
 
-    for token in [&good, &good_rw] {
+    for (token, challenged) in [
+        (&good, "inventory:admin inventory:read"),
+        (&good_rw, "inventory:admin inventory:read inventory:write"),
+    ] {
         let reply =
             http.send(&call_tool(&setup.url, "getItem", json!({"itemId": 1})).bearer(token));
         assert_eq!(reply.status, 200, "{reply:?}");
         let reply =
             http.send(&call_tool(&setup.url, "deleteItem", json!({"itemId": 3})).bearer(token));
-        assert_eq!(reply.status, 200, "{reply:?}");
+        raw_http::assert_insufficient_scope(
+            &reply,
+            "deleteItem",
+            &["inventory:admin"],
+            challenged,
+            Some(&setup.gateway.metadata_url()),
+        );
     }
     for token in [&revoked, &wrong_aud, &made_up] {
         let reply = http.send(&list_tools(&setup.url).bearer(token));
@@ -597,15 +612,6 @@ fn assert_invalid_token(reply: &Reply, what: &str) {
     for tool in DEMO_TOOLS {
         assert!(!reply.body.contains(tool), "{what} leaks {tool}: {reply:?}");
     }
-}
-
-/// A driver's call refused with -32003 for lack of `scope`.
-fn assert_missing_scopes(call: &Value, scope: &str) {
-    let error = call
-        .get("error")
-        .unwrap_or_else(|| panic!("{} was not refused: {call:#}", call["name"]));
-    assert_eq!(error["code"], -32003, "{call:#}");
-    assert_eq!(error["data"]["missingScopes"], json!([scope]), "{call:#}");
 }
 
 // ---------------------------------------------------------------------------

@@ -15,9 +15,12 @@
 
 mod common;
 
-use common::{sorted_tool_names, successful_text};
+use common::{
+    assert_audited_insufficient_scope, assert_insufficient_scope, sorted_tool_names,
+    successful_text,
+};
 
-use common::raw_http::{Http, Reply, call_tool, list_tools, reply_tool_names};
+use common::raw_http::{self, Http, Reply, call_tool, list_tools, reply_tool_names};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -86,7 +89,8 @@ fn real_idp_tokens_work_with_real_clients() {
         successful_text(&ts["calls"][0]).contains("widget"),
         "{ts:#}"
     );
-    assert_missing_scopes(&ts["calls"][1], "inventory:write");
+    // Over HTTP a missing scope is a 403 step-up challenge.
+    assert_insufficient_scope(&ts, 1, "createItem", &["inventory:write"]);
 
     // The Python SDK with the ES256 read+write token.
     let py = run_python_client([
@@ -109,7 +113,7 @@ fn real_idp_tokens_work_with_real_clients() {
         "{py:#}"
     );
     successful_text(&py["calls"][1]);
-    assert_missing_scopes(&py["calls"][2], "inventory:admin");
+    assert_insufficient_scope(&py, 2, "deleteItem", &["inventory:admin"]);
     assert!(
         !setup
             .demo
@@ -160,8 +164,14 @@ fn real_idp_tokens_work_with_real_clients() {
             .map(|(_, d)| d.clone())
             .unwrap()
     };
-    assert_ne!(decision("createItem"), decision("listItems"), "{tools:?}");
-    assert_eq!(decision("deleteItem"), decision("createItem"), "{tools:?}");
+    assert_eq!(decision("listItems"), "allow", "{tools:?}");
+    for (tool, missing) in [
+        ("createItem", "inventory:write"),
+        ("deleteItem", "inventory:admin"),
+    ] {
+        let record = calls.iter().find(|r| r["tool"] == tool).unwrap();
+        assert_audited_insufficient_scope(record, tool, &[missing]);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -198,15 +208,12 @@ fn protected_resource_metadata_and_challenges() {
         "{metadata:#}"
     );
     assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
-    let scopes = metadata["scopes_supported"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no scopes_supported: {metadata:#}"));
-    for scope in ["inventory:read", "inventory:write", "inventory:admin"] {
-        assert!(
-            scopes.contains(&json!(scope)),
-            "{scope} missing: {metadata:#}"
-        );
-    }
+    // Every scope a tool may require, though challenges ask for less.
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["inventory:admin", "inventory:read", "inventory:write"]),
+        "{metadata:#}"
+    );
 
     // No token: 401 with the exact challenge, pointing at the metadata.
     let reply = setup.http.send(&list_tools(&setup.url));
@@ -237,6 +244,27 @@ fn protected_resource_metadata_and_challenges() {
         reply.www_authenticate.as_deref(),
         Some(setup.challenge_invalid().as_str()),
         "{reply:?}"
+    );
+
+    // A token without the scope a tool needs: 403, asking for the token's
+    // scopes plus the missing one, and pointing at the same metadata.
+    let read = setup
+        .idp
+        .token(&setup.http, "inventory:read", &setup.url, "RS256");
+    let reply = setup.http.send(
+        &call_tool(
+            &setup.url,
+            "createItem",
+            json!({"body": {"name": "step-up", "quantity": 1}}),
+        )
+        .bearer(&read),
+    );
+    raw_http::assert_insufficient_scope(
+        &reply,
+        "createItem",
+        &["inventory:write"],
+        "inventory:read inventory:write",
+        Some(&metadata_url),
     );
 }
 
@@ -598,13 +626,23 @@ fn no_token_in_any_log_line() {
     };
     let unknown_kid = forger.sign(Algorithm::RS256, "unknown-kid", &claims);
 
-    for token in [&good_rs, &good_es, &good_forged] {
+    for (token, challenged) in [
+        (&good_rs, "inventory:admin inventory:read"),
+        (&good_es, "inventory:admin inventory:read inventory:write"),
+        (&good_forged, "inventory:admin inventory:read"),
+    ] {
         let reply =
             http.send(&call_tool(&setup.url, "getItem", json!({"itemId": 1})).bearer(token));
         assert_eq!(reply.status, 200, "{reply:?}");
         let reply =
             http.send(&call_tool(&setup.url, "deleteItem", json!({"itemId": 3})).bearer(token));
-        assert_eq!(reply.status, 200, "{reply:?}");
+        raw_http::assert_insufficient_scope(
+            &reply,
+            "deleteItem",
+            &["inventory:admin"],
+            challenged,
+            Some(&setup.gateway.metadata_url()),
+        );
     }
     for token in [&expired, &wrong_aud, &tampered, &unknown_kid] {
         let reply = http.send(&list_tools(&setup.url).bearer(token));
@@ -755,17 +793,12 @@ impl Setup {
         }
     }
 
-    fn metadata_url(&self) -> String {
-        format!(
-            "http://{}/.well-known/oauth-protected-resource/mcp",
-            self.gateway.addr()
-        )
-    }
-
+    /// The 401 challenge asks for the scopes of the read-only tools only; a
+    /// client steps up on a 403 when it needs more.
     fn challenge_missing(&self) -> String {
         format!(
-            r#"Bearer realm="mcpgate", resource_metadata="{}", scope="inventory:admin inventory:read inventory:write""#,
-            self.metadata_url()
+            r#"Bearer realm="mcpgate", resource_metadata="{}", scope="inventory:read""#,
+            self.gateway.metadata_url()
         )
     }
 
@@ -1078,15 +1111,6 @@ fn token_header(token: &str) -> Value {
 // ---------------------------------------------------------------------------
 // Client results
 // ---------------------------------------------------------------------------
-
-/// A driver's call refused with -32003 for lack of `scope`.
-fn assert_missing_scopes(call: &Value, scope: &str) {
-    let error = call
-        .get("error")
-        .unwrap_or_else(|| panic!("{} was not refused: {call:#}", call["name"]));
-    assert_eq!(error["code"], -32003, "{call:#}");
-    assert_eq!(error["data"]["missingScopes"], json!([scope]), "{call:#}");
-}
 
 /// A 401 body: one JSON-RPC error without `data`, naming no tool.
 fn assert_refusal_body(reply: &Reply, what: &str) {

@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DemoBackend, Sdk, demo_config, free_port, mcpgate_bin, random_token, repo_root};
+use common::{
+    DemoBackend, Sdk, assert_audited_insufficient_scope, assert_insufficient_scope, demo_config,
+    free_port, mcpgate_bin, random_token, repo_root,
+};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
@@ -96,15 +99,8 @@ fn alice_reads_the_inventory(sdk: Sdk) {
         "listItems returned nothing: {list:#}"
     );
 
-    // Beyond alice's scopes.
-    let create = &out["calls"][1];
-    assert_eq!(create["error"]["code"], -32003, "{create:#}");
-    assert!(create["error"].get("clientSide").is_none(), "{create:#}");
-    assert_eq!(
-        create["error"]["data"]["missingScopes"],
-        json!(["inventory:write"]),
-        "{create:#}"
-    );
+    // Beyond alice's scopes: a 403 step-up challenge.
+    assert_insufficient_scope(&out, 1, "createItem", &["inventory:write"]);
 
     // Only listItems reached the backend.
     let seen: Vec<String> = setup
@@ -134,22 +130,14 @@ fn alice_reads_the_inventory(sdk: Sdk) {
             "credential_id {id} is not alice's fingerprint {fingerprint}"
         );
     }
-    let decisions: Vec<(&str, &str)> = calls
-        .iter()
-        .map(|r| {
-            (
-                r["tool"].as_str().unwrap_or("?"),
-                r["decision"]["decision"].as_str().unwrap_or("?"),
-            )
-        })
-        .collect();
-    assert!(
-        decisions.contains(&("listItems", "allow"))
-            && decisions
-                .iter()
-                .any(|(t, d)| *t == "createItem" && *d != "allow"),
-        "decisions: {decisions:?}"
-    );
+    let record = |tool: &str| {
+        *calls
+            .iter()
+            .find(|r| r["tool"] == tool)
+            .unwrap_or_else(|| panic!("{tool} was not audited: {calls:#?}"))
+    };
+    assert_eq!(record("listItems")["decision"]["decision"], "allow");
+    assert_audited_insufficient_scope(record("createItem"), "createItem", &["inventory:write"]);
     drop(gateway);
 }
 

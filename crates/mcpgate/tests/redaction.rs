@@ -85,7 +85,7 @@ fn secrets_reach_neither_the_audit_log_nor_the_logs() {
         dir.path(),
         &format!(
             "[server]\nlisten = \"127.0.0.1:{}\"\n\n[backends.leaky]\nspec = \"leaky.json\"\nbase_url = \"http://{api}\"\n\
-             credential = {{ kind = \"header\", name = \"X-Leaky-Key\", value = \"env:LEAKY_KEY\" }}\n",
+             credential = {{ kind = \"header\", name = \"X-Leaky-Key\", value = \"env:LEAKY_KEY\" }}\nread_only = false\n",
             free_port()
         ),
     );

@@ -11,18 +11,22 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::json_rpc_error;
 
 /// What a POSTed JSON-RPC message asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct McpCall {
     /// The JSON-RPC method (`tools/call`), or `None` for a response the
     /// client sends back to the server.
     pub method: Option<String>,
     /// `params.name` of a `tools/call`.
     pub tool: Option<String>,
+    /// `params.arguments` of a `tools/call` (absent or not an object: none).
+    pub arguments: Option<Map<String, Value>>,
+    /// The message's id (`null` for notifications), echoed in errors.
+    pub id: Value,
 }
 
 /// Why a body is not an acceptable JSON-RPC message.
@@ -62,18 +66,22 @@ pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
     }
     match message.get("method") {
         Some(Value::String(method)) => {
-            let tool = (method == "tools/call")
-                .then(|| {
-                    message
-                        .get("params")?
-                        .get("name")?
-                        .as_str()
-                        .map(str::to_owned)
-                })
+            let params = (method == "tools/call")
+                .then(|| message.get("params"))
                 .flatten();
+            let tool = params
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let arguments = params
+                .and_then(|p| p.get("arguments"))
+                .and_then(Value::as_object)
+                .cloned();
             Ok(McpCall {
                 method: Some(method.clone()),
                 tool,
+                arguments,
+                id,
             })
         }
         Some(_) => Err(EnvelopeError::Invalid("`method` must be a string", id)),
@@ -83,6 +91,8 @@ pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
             Ok(McpCall {
                 method: None,
                 tool: None,
+                arguments: None,
+                id,
             })
         }
         None => Err(EnvelopeError::Invalid(
@@ -142,13 +152,15 @@ mod tests {
     #[test]
     fn accepts_requests_notifications_and_responses() {
         let call =
-            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#)
+            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":1}}}"#)
                 .unwrap();
         assert_eq!(
             call,
             McpCall {
                 method: Some("tools/call".into()),
-                tool: Some("t".into())
+                tool: Some("t".into()),
+                arguments: serde_json::json!({"a": 1}).as_object().cloned(),
+                id: serde_json::json!(1),
             }
         );
         assert!(inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_ok());

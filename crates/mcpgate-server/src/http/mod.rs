@@ -2,7 +2,8 @@
 //! guard and the authenticate stage.
 //!
 //! Layer order (outermost first): body limit → host/origin guard →
-//! authenticate → session binding → JSON-RPC envelope check → MCP. A request that fails a
+//! authenticate → session binding → JSON-RPC envelope check → admission
+//! (403 step-up challenges, 429 rate limits) → MCP. A request that fails a
 //! check never reaches the MCP parser.
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gateway::Gateway;
 use crate::mcp::McpHandler;
 
+mod admission;
 pub(crate) mod envelope;
 mod sessions;
 
@@ -56,6 +58,10 @@ pub struct ProtectedResource {
     pub authorization_servers: Vec<String>,
     /// Scopes the tools may require.
     pub scopes_supported: Vec<String>,
+    /// Scopes offered in 401 challenges: what a client should ask for first
+    /// (the read-only tools' scopes); it steps up on a 403 when it needs
+    /// more.
+    pub challenge_scopes: Vec<String>,
     /// The metadata's own URL, in its path-inserted form (RFC 9728 §3.1),
     /// as named in `WWW-Authenticate` challenges.
     pub metadata_url: String,
@@ -110,8 +116,19 @@ pub fn router(
             .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
             .collect(),
     };
+    let metadata_url: Option<Arc<str>> = options
+        .protected_resource
+        .as_ref()
+        .map(|p| Arc::from(p.metadata_url.as_str()));
     let mcp_routes = Router::new()
         .nest_service(&options.path, mcp)
+        .layer(middleware::from_fn_with_state(
+            admission::Admission {
+                gateway: gateway.clone(),
+                metadata_url: metadata_url.clone(),
+            },
+            admission::admit,
+        ))
         .layer(middleware::from_fn(envelope::check_envelope))
         .layer(middleware::from_fn_with_state(
             sessions::SessionOwners::default(),
@@ -121,15 +138,12 @@ pub fn router(
             AuthState {
                 authenticator,
                 gateway: gateway.clone(),
-                metadata_url: options
-                    .protected_resource
-                    .as_ref()
-                    .map(|p| Arc::from(p.metadata_url.as_str())),
+                metadata_url,
                 scopes: options
                     .protected_resource
                     .as_ref()
-                    .filter(|p| !p.scopes_supported.is_empty())
-                    .map(|p| Arc::from(p.scopes_supported.join(" ").as_str())),
+                    .filter(|p| !p.challenge_scopes.is_empty())
+                    .map(|p| Arc::from(p.challenge_scopes.join(" ").as_str())),
             },
             authenticate,
         ));

@@ -17,6 +17,18 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         loaded.config.backends.len(),
         assembled.public_url
     );
+    let policy = assembled.authz.current();
+    outln!(
+        "authorization: {} tool(s) hidden by read-only mode, {} Cedar polic{}, {} rate limit(s)",
+        policy.hidden_by_read_only_mode(),
+        policy.policy_count(),
+        if policy.policy_count() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        policy.rate_limit_count()
+    );
     for warning in &assembled.warnings {
         outln!("warning: {warning}");
     }

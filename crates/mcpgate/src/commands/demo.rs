@@ -76,7 +76,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         redactor: Redactor::default(),
         jsonl: None,
     };
-    let assembled = assemble::from_parts(&server, audit, Arc::new(LocalUser), vec![backend])?;
+    // The demo's only caller is the local user, who needs no scopes; read
+    // -only mode is the one authorization setting that shows.
+    let authz = assemble::AuthzParts {
+        config: mcpgate_authz::AuthzConfig {
+            read_only: args.read_only,
+            ..Default::default()
+        },
+        backend_read_only: Default::default(),
+        base_dir: ".".into(),
+    };
+    let assembled =
+        assemble::from_parts(&server, audit, Arc::new(LocalUser), vec![backend], &authz)?;
 
     let Some(listener) = listener else {
         eprintln!(
@@ -88,11 +99,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let url = assembled.public_url.clone();
     let tools = assembled.gateway.catalog().len();
+    let mode = if args.read_only {
+        "on"
+    } else {
+        "off, try --read-only"
+    };
     let store = &args.store;
     println!(
         "\nmcpgate demo is running.\n\n  \
          Inventory REST API  http://{api_addr}  (its key is known only to the gateway)\n  \
-         MCP endpoint        {url}  ({tools} tools; no auth, loopback only)\n  \
+         MCP endpoint        {url}  ({tools} tools; no auth, loopback only; read-only mode {mode})\n  \
          Audit log           {store}  (see it with: mcpgate audit tail --store {store})\n\n\
          Connect an MCP client over Streamable HTTP, e.g. a desktop client's config:\n  \
          {{\"mcpServers\": {{\"mcpgate-demo\": {{\"type\": \"http\", \"url\": \"{url}\"}}}}}}\n\n\

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod audit;
+mod authz;
 mod check;
 mod demo;
 mod import;
@@ -20,5 +21,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => audit::migrate(args).await,
         Command::Audit(args) => audit::run(args.command).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Authz(args) => authz::run(args).await,
     }
 }

@@ -20,6 +20,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.stdio {
         let assembled = assemble::from_config(&loaded, true).await?;
         log_warnings(&assembled);
+        reload_on_hangup(&args.config, &assembled);
         serve_stdio(assembled).await?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -40,6 +41,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let assembled = assemble::from_config(&loaded, false).await?;
     log_warnings(&assembled);
+    reload_on_hangup(&args.config, &assembled);
     serve_http(assembled, listener, tls).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -48,6 +50,62 @@ fn log_warnings(assembled: &Assembled) {
     for warning in &assembled.warnings {
         tracing::warn!("{warning}");
     }
+}
+
+/// On SIGHUP, read the config file again and put its authorization
+/// settings (`[authz]`, policy files, `backends.*.read_only`) in force. A
+/// config or policy that does not compile is refused with its error, and
+/// the policy in force stays. Other settings need a restart.
+fn reload_on_hangup(path: &std::path::Path, assembled: &Assembled) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP; policy reload is unavailable");
+                return;
+            }
+        };
+        let path = path.to_owned();
+        let tools: Vec<mcpgate_core::ToolSpec> =
+            assembled.gateway.catalog().specs().cloned().collect();
+        let authz = assembled.authz.clone();
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match reload_policy(&path, &tools) {
+                    Ok(policy) => {
+                        for warning in policy.warnings() {
+                            tracing::warn!("{warning}");
+                        }
+                        let policies = policy.policy_count();
+                        authz.replace(policy);
+                        tracing::info!(
+                            config = %path.display(),
+                            policies,
+                            "authorization policy reloaded"
+                        );
+                    }
+                    Err(error) => tracing::error!(
+                        config = %path.display(),
+                        "authorization policy NOT reloaded, the previous one stays in force: {error:#}"
+                    ),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (path, assembled);
+}
+
+fn reload_policy(
+    path: &std::path::Path,
+    tools: &[mcpgate_core::ToolSpec],
+) -> anyhow::Result<mcpgate_authz::Policy> {
+    let loaded = config::load(path)?;
+    assemble::AuthzParts::from_config(&loaded)
+        .compile(tools)
+        .with_context(|| path.display().to_string())
 }
 
 /// Bind the HTTP listener.

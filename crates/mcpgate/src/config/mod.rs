@@ -30,10 +30,10 @@ pub struct Config {
     /// The APIs behind the gateway, by name.
     #[serde(default)]
     pub backends: BTreeMap<String, BackendConfig>,
-    /// Reserved for authorization policies (a later version). Deserializing
-    /// one fails, so the field exists only to refuse the section.
-    #[allow(dead_code)]
-    pub policy: Option<Reserved>,
+    /// Who may call what: scopes, roles, read-only mode, Cedar policies and
+    /// rate limits.
+    #[serde(default)]
+    pub authz: mcpgate_authz::AuthzConfig,
     /// Where state and the audit log live.
     #[serde(default)]
     pub store: StoreConfig,
@@ -132,19 +132,6 @@ fn yes() -> bool {
 
 fn default_checkpoint_interval() -> Duration {
     Duration::from_secs(1)
-}
-
-/// A section this version does not read yet; refused when present so that
-/// nobody believes a setting is in force when it is not.
-#[derive(Debug)]
-pub struct Reserved;
-
-impl<'de> Deserialize<'de> for Reserved {
-    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(serde::de::Error::custom(
-            "this section is reserved for a later version of mcpgate and is not read yet; remove it",
-        ))
-    }
 }
 
 /// `[server]`.
@@ -363,6 +350,8 @@ pub struct BackendConfig {
     /// How callers of this backend's tools must have authenticated.
     #[serde(default)]
     pub accepted_auth: AcceptedAuth,
+    /// Read-only mode for this backend's tools, overriding `authz.read_only`.
+    pub read_only: Option<bool>,
 }
 
 /// `[backends.NAME.accepted_auth]`: e.g. read tools accept API keys, tools

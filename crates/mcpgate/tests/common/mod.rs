@@ -25,6 +25,7 @@
 // Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod idp;
 pub mod raw_http;
 
 use std::ffi::OsStr;
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mcpgate_demo::{DemoApi, RecordedRequest};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// How long [`Gateway::spawn`] waits for `/healthz` to answer.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -126,6 +127,8 @@ impl DemoBackend {
 
 /// A config serving the demo API as backend `inventory` on
 /// `127.0.0.1:listen_port`, with its key read from `env:DEMO_API_KEY`.
+/// Read-only mode is off for the backend, so that tests of other things
+/// can call its write tools.
 pub fn demo_config(listen_port: u16, api_addr: SocketAddr) -> String {
     format!(
         r#"[server]
@@ -135,6 +138,7 @@ listen = "127.0.0.1:{listen_port}"
 spec = {spec}
 base_url = "http://{api_addr}"
 credential = {{ kind = "header", name = "X-Demo-Key", value = "env:DEMO_API_KEY" }}
+read_only = false
 "#,
         // A TOML basic string is a JSON string for any path we will meet.
         spec = Value::from(demo_spec_path().display().to_string()),
@@ -205,6 +209,11 @@ impl Gateway {
         format!("http://{}{}", self.addr, self.path)
     }
 
+    /// The gateway's process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the gateway wrote to stderr so far.
     pub fn stderr_log(&self) -> String {
         read_log(&self.log_path)
@@ -213,6 +222,17 @@ impl Gateway {
     /// The file holding the gateway's stderr.
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// Where the gateway serves its Protected Resource Metadata (RFC 9728
+    /// §3.1: the well-known segment between host and path), as named in its
+    /// challenges when an authorization server is configured.
+    pub fn metadata_url(&self) -> String {
+        format!(
+            "http://{}/.well-known/oauth-protected-resource{}",
+            self.addr,
+            self.path.trim_end_matches('/')
+        )
     }
 
     fn wait_ready(&mut self) {
@@ -439,4 +459,87 @@ pub fn successful_text(call: &Value) -> String {
         .filter_map(|c| c["text"].as_str())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The JSON-RPC error of a `tools/call` of `tool` refused because the caller
+/// lacks `missing`: the same in-band on stdio and, over Streamable HTTP, as
+/// the body of an HTTP 403.
+pub fn insufficient_scope_error(tool: &str, missing: &[&str]) -> Value {
+    json!({
+        "code": -32003,
+        "message": format!("not allowed to call `{tool}`: missing scope {}", missing.join(", ")),
+        "data": {"tool": tool, "missingScopes": missing},
+    })
+}
+
+/// How the TypeScript SDK reports an HTTP error status: this, then the body.
+const TS_HTTP_ERROR: &str = "Streamable HTTP error: Error POSTing to endpoint: ";
+
+/// Call `index` of a driver's run over Streamable HTTP is a call of `tool`
+/// that the gateway refused with HTTP 403 for lack of `missing`, reported
+/// the way that driver's SDK reports it:
+///
+/// - TypeScript raises an error of its own (`clientSide`) with code 403 and
+///   the response body, [`insufficient_scope_error`] under the request's id,
+///   in the message;
+/// - Python surfaces the JSON-RPC error in the body, exactly as sent.
+///
+/// The challenge headers are for [`raw_http::assert_insufficient_scope`] to
+/// check; the SDKs do not show them.
+pub fn assert_insufficient_scope(out: &Value, index: usize, tool: &str, missing: &[&str]) {
+    let call = &out["calls"][index];
+    assert_eq!(call["name"], tool, "call #{index}: {out:#}");
+    assert!(
+        call.get("result").is_none() && call.get("rawResult").is_none(),
+        "{tool} returned a result: {call:#}"
+    );
+    let expected = insufficient_scope_error(tool, missing);
+    match out["client"].as_str() {
+        Some("typescript-sdk") => {
+            let message = call["error"]["message"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{tool} was not refused: {call:#}"));
+            let body = message
+                .strip_prefix(TS_HTTP_ERROR)
+                .unwrap_or_else(|| panic!("{tool} was not refused by HTTP status: {call:#}"));
+            let body: Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("the 403 body is not JSON ({e}): {call:#}"));
+            // The SDK numbers its requests; the driver does not say which
+            // number this call had.
+            assert!(
+                body["id"].is_u64(),
+                "the 403 body has no request id: {call:#}"
+            );
+            assert_eq!(
+                body,
+                json!({"jsonrpc": "2.0", "id": body["id"], "error": expected}),
+                "{call:#}"
+            );
+            assert_eq!(
+                call["error"],
+                json!({"code": 403, "message": message, "clientSide": true}),
+                "{call:#}"
+            );
+        }
+        Some("python-sdk") => assert_eq!(call["error"], expected, "{call:#}"),
+        other => panic!("not a driver's output (client {other:?}): {out:#}"),
+    }
+}
+
+/// An audit record of a `tools/call` of `tool` refused because the caller
+/// lacks `missing`: denied for `insufficient_scope`, never executed.
+pub fn assert_audited_insufficient_scope(record: &Value, tool: &str, missing: &[&str]) {
+    assert_eq!(record["method"], "tools/call", "{record:#}");
+    assert_eq!(record["tool"], tool, "{record:#}");
+    assert_eq!(
+        record["decision"],
+        json!({
+            "decision": "deny",
+            "reason": {"kind": "insufficient_scope"},
+            "missing_scopes": missing,
+        }),
+        "{record:#}"
+    );
+    assert_eq!(record["outcome"], "not_executed", "{record:#}");
+    assert!(record["backend_status"].is_null(), "{record:#}");
 }

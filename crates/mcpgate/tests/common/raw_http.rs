@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::insufficient_scope_error;
+
 /// One HTTP request to the gateway.
 #[derive(Debug, Clone)]
 pub struct Req {
@@ -43,6 +45,9 @@ impl Req {
     }
 }
 
+/// The JSON-RPC id of every request built by [`stateless`].
+pub const REQUEST_ID: u64 = 1;
+
 /// A stateless (2026-07-28) request for `method`.
 pub fn stateless(url: &str, method: &str, mut params: Value) -> Req {
     params["_meta"] = json!({
@@ -53,7 +58,7 @@ pub fn stateless(url: &str, method: &str, mut params: Value) -> Req {
     let name = params["name"].as_str().map(str::to_owned);
     let mut request = Req::post(
         url,
-        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        json!({"jsonrpc": "2.0", "id": REQUEST_ID, "method": method, "params": params}),
     )
     .header("mcp-protocol-version", "2026-07-28")
     .header("mcp-method", method);
@@ -105,6 +110,50 @@ impl Reply {
             .and_then(|m| m.get("result").cloned())
             .unwrap_or_else(|| panic!("no result in {self:?}"))
     }
+}
+
+/// `reply` answers a [`call_tool`] of `tool` whose caller lacks `missing`:
+/// HTTP 403 with an RFC 6750 `insufficient_scope` challenge and the
+/// JSON-RPC error as the body.
+///
+/// `scope` is the challenge's `scope` parameter: the caller's credential
+/// scopes and the missing ones, sorted and space-separated, so that a client
+/// stepping up keeps what it could do. `metadata_url` is the Protected
+/// Resource Metadata the challenge points at, when an authorization server
+/// is configured.
+pub fn assert_insufficient_scope(
+    reply: &Reply,
+    tool: &str,
+    missing: &[&str],
+    scope: &str,
+    metadata_url: Option<&str>,
+) {
+    assert_eq!(reply.status, 403, "{tool}: {reply:?}");
+    let mut challenge = format!(r#"Bearer error="insufficient_scope", scope="{scope}""#);
+    if let Some(url) = metadata_url {
+        challenge.push_str(&format!(r#", resource_metadata="{url}""#));
+    }
+    challenge.push_str(&format!(
+        r#", error_description="calling {tool} needs scope {}""#,
+        missing.join(" ")
+    ));
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(challenge.as_str()),
+        "{tool}: {reply:?}"
+    );
+    let body: Value = serde_json::from_str(&reply.body).unwrap_or_else(|e| {
+        panic!("{tool}: the 403 body is not one JSON document ({e}): {reply:?}")
+    });
+    assert_eq!(
+        body,
+        json!({
+            "jsonrpc": "2.0",
+            "id": REQUEST_ID,
+            "error": insufficient_scope_error(tool, missing),
+        }),
+        "{tool}: {reply:?}"
+    );
 }
 
 /// The tool names of a `tools/list` reply, sorted.

@@ -1,0 +1,129 @@
+//! `tests/e2e/idp.mjs` — a real OpenID Connect provider (npm `oidc-provider`)
+//! — as a child process for end-to-end tests.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use serde_json::Value;
+
+use super::raw_http::Http;
+use super::repo_root;
+
+/// What the IdP issues tokens for.
+#[derive(Debug, Default, Clone)]
+pub struct IdpOptions<'a> {
+    /// Resource indicators (= audiences) of JWT access tokens.
+    pub resources: &'a [&'a str],
+    /// Resource indicators of opaque (introspected) access tokens.
+    pub opaque_resources: &'a [&'a str],
+    /// Signing algorithms; the IdP's default (RS256, ES256) when empty.
+    pub algorithms: &'a [&'a str],
+}
+
+/// The running IdP, killed on drop (and on our exit, through its stdin).
+pub struct Idp {
+    child: Child,
+    /// The JSON line it printed when ready: issuer, endpoints, clients.
+    pub info: Value,
+    // Kept open so the IdP never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Idp {
+    /// Start it and wait until it is ready.
+    pub fn start(options: IdpOptions<'_>) -> Self {
+        let e2e = repo_root().join("tests/e2e");
+        assert!(
+            e2e.join("node_modules/oidc-provider").is_dir(),
+            "tests/e2e/node_modules/oidc-provider is missing: run scripts/install-test-deps.sh first"
+        );
+        let mut command = Command::new("node");
+        command.arg(e2e.join("idp.mjs")).args(["--port", "0"]);
+        for resource in options.resources {
+            command.args(["--resource", resource]);
+        }
+        for resource in options.opaque_resources {
+            command.args(["--opaque-resource", resource]);
+        }
+        for algorithm in options.algorithms {
+            command.args(["--alg", algorithm]);
+        }
+        let mut child = command
+            .arg("--watch-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start node tests/e2e/idp.mjs");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("cannot read the IdP");
+        let info: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the IdP printed no JSON ({e}): {line:?}"));
+        Idp {
+            child,
+            info,
+            _stdout: stdout,
+        }
+    }
+
+    /// Its issuer identifier.
+    pub fn issuer(&self) -> &str {
+        self.info["issuer"].as_str().unwrap()
+    }
+
+    /// `(client_id, client_secret)` of one of its clients (`service`,
+    /// `gateway`).
+    pub fn client(&self, name: &str) -> (String, String) {
+        let client = &self.info["clients"][name];
+        (
+            client["client_id"].as_str().unwrap().to_owned(),
+            client["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// An access token from the token endpoint (client_credentials, as
+    /// client `service`).
+    pub fn token(&self, http: &Http, scope: &str, resource: &str, alg: &str) -> String {
+        let (client_id, client_secret) = self.client("service");
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", scope)
+            .append_pair("resource", resource)
+            .append_pair("alg", alg)
+            .finish();
+        let (status, body) = http.runtime.block_on(async {
+            let response = http
+                .client
+                .post(self.info["token_endpoint"].as_str().unwrap())
+                .basic_auth(client_id, Some(client_secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .expect("cannot reach the token endpoint");
+            (response.status(), response.text().await.unwrap())
+        });
+        assert_eq!(status, 200, "token endpoint: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST {admin}/{action}`.
+    pub fn admin(&self, http: &Http, action: &str) -> Value {
+        let url = format!("{}/{action}", self.info["admin"].as_str().unwrap());
+        let body = http.runtime.block_on(async {
+            let response = http.client.post(&url).send().await.unwrap();
+            assert!(response.status().is_success(), "{url}: {response:?}");
+            response.text().await.unwrap()
+        });
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
