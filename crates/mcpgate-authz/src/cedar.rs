@@ -12,20 +12,14 @@
 //! allowed, and a `forbid` that matches refuses the call. A `forbid` that
 //! fails to evaluate also refuses it (Cedar itself would skip it).
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use cedar_policy::{
-    Authorizer as CedarAuthorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
-    EntityTypeName, EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, Schema,
-    ValidationMode, Validator,
-};
-use mcpgate_core::{Identity, ToolSpec};
+use cedar_policy::{Effect, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use miette::Diagnostic;
-use serde_json::{Map, Value};
+
+use crate::eval::{Evaluation, Forbid};
 
 /// The entities, action and context policies are written against.
 pub const SCHEMA: &str = r#"
@@ -97,22 +91,9 @@ pub(crate) struct PolicySource {
 
 /// Validated policies, ready to evaluate.
 pub(crate) struct CedarPolicies {
-    set: PolicySet,
-    authorizer: CedarAuthorizer,
-    action: EntityUid,
+    /// The `forbid` policies, ready to evaluate.
+    pub(crate) evaluation: Evaluation,
     sources: HashMap<PolicyId, PolicySource>,
-    /// Minutes east of UTC for `context.time`.
-    utc_offset_minutes: i64,
-}
-
-/// What Cedar said about one call.
-pub(crate) enum CedarVerdict {
-    /// No policy forbids it.
-    Allowed,
-    /// Forbidden by these policies (ids).
-    Forbidden(Vec<String>),
-    /// A forbid policy could not be evaluated; refused, fail closed.
-    Failed(Vec<String>),
 }
 
 impl CedarPolicies {
@@ -208,12 +189,18 @@ impl CedarPolicies {
                 ),
             });
         }
+        let mut forbids: Vec<Forbid> = set
+            .policies()
+            .filter(|p| p.effect() == Effect::Forbid)
+            .map(|p| {
+                let text = sources.get(p.id()).map_or("", |s| s.text.as_str());
+                Forbid::new(p.id().to_string(), p.as_ref().condition(), text)
+            })
+            .collect();
+        forbids.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(CedarPolicies {
-            set,
-            authorizer: CedarAuthorizer::new(),
-            action: uid("Action", "call_tool"),
+            evaluation: Evaluation::new(forbids, utc_offset_minutes),
             sources,
-            utc_offset_minutes,
         })
     }
 
@@ -226,219 +213,6 @@ impl CedarPolicies {
     pub(crate) fn source(&self, id: &str) -> Option<&PolicySource> {
         self.sources.get(&PolicyId::new(id))
     }
-
-    /// Evaluate the policies for one call.
-    pub(crate) fn evaluate(
-        &self,
-        caller: &CedarCaller,
-        tool: &Entity,
-        arguments: Option<&Map<String, Value>>,
-        source: Option<IpAddr>,
-        time: SystemTime,
-    ) -> CedarVerdict {
-        let arguments_uid = uid("Arguments", "call");
-        let mut tags = Vec::new();
-        if let Some(arguments) = arguments {
-            flatten_arguments(arguments, "", &mut tags);
-        }
-        // `{"a.b": 1}` and `{"a": {"b": 2}}` both flatten to `a.b`; Cedar
-        // would keep the last silently, so a caller could show policies a
-        // value other than the one the backend acts on. Refuse instead.
-        let mut seen = std::collections::HashSet::with_capacity(tags.len());
-        if let Some((key, _)) = tags.iter().find(|(key, _)| !seen.insert(key.as_str())) {
-            return CedarVerdict::Failed(vec![format!(
-                "arguments: `{key}` is given twice, nested and as a dotted name"
-            )]);
-        }
-        let arguments_entity = match Entity::new_with_tags(
-            arguments_uid.clone(),
-            [],
-            [],
-            tags.into_iter()
-                .map(|(k, v)| (k, RestrictedExpression::new_string(v))),
-        ) {
-            Ok(entity) => entity,
-            Err(e) => return CedarVerdict::Failed(vec![format!("arguments: {e}")]),
-        };
-        let entities = match Entities::from_entities(
-            [caller.entity.clone(), tool.clone(), arguments_entity],
-            None,
-        ) {
-            Ok(entities) => entities,
-            Err(e) => return CedarVerdict::Failed(vec![format!("entities: {e}")]),
-        };
-        let mut pairs = vec![
-            (
-                "arguments".to_owned(),
-                RestrictedExpression::new_entity_uid(arguments_uid),
-            ),
-            (
-                "auth_method".to_owned(),
-                RestrictedExpression::new_string(caller.auth_method.clone()),
-            ),
-            (
-                "listing".to_owned(),
-                RestrictedExpression::new_bool(arguments.is_none()),
-            ),
-            (
-                "time".to_owned(),
-                time_record(time, self.utc_offset_minutes),
-            ),
-        ];
-        if let Some(ip) = source {
-            pairs.push((
-                "source_ip".to_owned(),
-                RestrictedExpression::new_ip(ip.to_string()),
-            ));
-        }
-        let context = match Context::from_pairs(pairs) {
-            Ok(context) => context,
-            Err(e) => return CedarVerdict::Failed(vec![format!("context: {e}")]),
-        };
-        let request = match Request::new(
-            caller.uid.clone(),
-            self.action.clone(),
-            tool.uid(),
-            context,
-            None,
-        ) {
-            Ok(request) => request,
-            Err(e) => return CedarVerdict::Failed(vec![format!("request: {e}")]),
-        };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.set, &entities);
-        let failed: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(|e| match e {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                    e.policy_id().to_string()
-                }
-            })
-            .filter(|id| {
-                self.set
-                    .policy(&PolicyId::new(id))
-                    .is_some_and(|p| p.effect() == cedar_policy::Effect::Forbid)
-            })
-            .collect();
-        if !failed.is_empty() {
-            return CedarVerdict::Failed(failed);
-        }
-        match response.decision() {
-            CedarDecision::Allow => CedarVerdict::Allowed,
-            CedarDecision::Deny => {
-                let mut forbidding: Vec<String> = response
-                    .diagnostics()
-                    .reason()
-                    .map(|id| id.to_string())
-                    .collect();
-                forbidding.sort();
-                CedarVerdict::Forbidden(forbidding)
-            }
-        }
-    }
-}
-
-/// The caller as Cedar sees it, built once per request.
-pub(crate) struct CedarCaller {
-    uid: EntityUid,
-    entity: Entity,
-    auth_method: String,
-}
-
-impl CedarCaller {
-    /// Describe `identity`, holding `roles` and `scopes` (both already
-    /// resolved by the role and scope stages).
-    pub(crate) fn new(
-        identity: &Identity,
-        roles: &BTreeSet<String>,
-        scopes: &BTreeSet<String>,
-    ) -> Result<Self, String> {
-        let principal = uid("User", &identity.subject);
-        let strings = |set: &BTreeSet<String>| {
-            RestrictedExpression::new_set(
-                set.iter()
-                    .map(|s| RestrictedExpression::new_string(s.clone())),
-            )
-        };
-        let mut attrs = vec![
-            (
-                "subject".to_owned(),
-                RestrictedExpression::new_string(identity.subject.clone()),
-            ),
-            (
-                "auth_method".to_owned(),
-                RestrictedExpression::new_string(identity.auth.as_str().to_owned()),
-            ),
-            ("scopes".to_owned(), strings(scopes)),
-            ("roles".to_owned(), strings(roles)),
-            ("groups".to_owned(), strings(&identity.groups)),
-        ];
-        if let Some(client) = &identity.client_id {
-            attrs.push((
-                "client_id".to_owned(),
-                RestrictedExpression::new_string(client.clone()),
-            ));
-        }
-        let parents = roles
-            .iter()
-            .map(|r| uid("Role", r))
-            .chain(identity.groups.iter().map(|g| uid("Group", g)));
-        let tags = identity.claims.iter().filter_map(|(name, value)| {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return None,
-            };
-            Some((name.clone(), RestrictedExpression::new_string(text)))
-        });
-        let entity = Entity::new_with_tags(principal.clone(), attrs, parents, tags)
-            .map_err(|e| e.to_string())?;
-        Ok(CedarCaller {
-            uid: principal,
-            entity,
-            auth_method: identity.auth.as_str().to_owned(),
-        })
-    }
-}
-
-/// The `Tool` entity for `tool`, which requires `scopes` and counts as
-/// read-only or not.
-pub(crate) fn tool_entity(
-    tool: &ToolSpec,
-    read_only: bool,
-    scopes: &BTreeSet<String>,
-) -> Result<Entity, String> {
-    let strings = |items: &mut dyn Iterator<Item = &String>| {
-        RestrictedExpression::new_set(items.map(|s| RestrictedExpression::new_string(s.clone())))
-    };
-    Entity::new(
-        uid("Tool", &tool.name),
-        HashMap::from([
-            (
-                "name".to_owned(),
-                RestrictedExpression::new_string(tool.name.clone()),
-            ),
-            (
-                "backend".to_owned(),
-                RestrictedExpression::new_string(tool.backend.clone()),
-            ),
-            (
-                "method".to_owned(),
-                RestrictedExpression::new_string(tool.http_method.clone().unwrap_or_default()),
-            ),
-            (
-                "read_only".to_owned(),
-                RestrictedExpression::new_bool(read_only),
-            ),
-            ("tags".to_owned(), strings(&mut tool.tags.iter())),
-            ("scopes".to_owned(), strings(&mut scopes.iter())),
-        ]),
-        std::collections::HashSet::from([uid("Backend", &tool.backend)]),
-    )
-    .map_err(|e| e.to_string())
 }
 
 /// The generated schema, parsed.
@@ -446,86 +220,6 @@ pub(crate) fn schema() -> Schema {
     Schema::from_cedarschema_str(SCHEMA)
         .expect("the built-in Cedar schema parses")
         .0
-}
-
-fn uid(kind: &str, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str(kind).expect("built-in entity type names parse"),
-        EntityId::new(id),
-    )
-}
-
-/// Scalar arguments as `name` → text; nested objects as `outer.inner`.
-/// Arrays and nulls are left out.
-fn flatten_arguments(
-    arguments: &Map<String, Value>,
-    prefix: &str,
-    out: &mut Vec<(String, String)>,
-) {
-    for (name, value) in arguments {
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
-        match value {
-            Value::String(s) => out.push((key, s.clone())),
-            Value::Number(n) => out.push((key, n.to_string())),
-            Value::Bool(b) => out.push((key, b.to_string())),
-            Value::Object(inner) => flatten_arguments(inner, &key, out),
-            Value::Array(_) | Value::Null => {}
-        }
-    }
-}
-
-/// `{hour, minute, weekday (1 = Monday … 7 = Sunday), date, unix}` at
-/// `offset` minutes east of UTC.
-fn time_record(time: SystemTime, offset_minutes: i64) -> RestrictedExpression {
-    let unix = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let local = unix + offset_minutes * 60;
-    let days = local.div_euclid(86_400);
-    let seconds_of_day = local.rem_euclid(86_400);
-    // 1970-01-01 was a Thursday (4 with Monday = 1).
-    let weekday = (days + 3).rem_euclid(7) + 1;
-    let (year, month, day) = civil_from_days(days);
-    RestrictedExpression::new_record([
-        (
-            "hour".to_owned(),
-            RestrictedExpression::new_long(seconds_of_day / 3600),
-        ),
-        (
-            "minute".to_owned(),
-            RestrictedExpression::new_long(seconds_of_day % 3600 / 60),
-        ),
-        (
-            "weekday".to_owned(),
-            RestrictedExpression::new_long(weekday),
-        ),
-        (
-            "date".to_owned(),
-            RestrictedExpression::new_string(format!("{year:04}-{month:02}-{day:02}")),
-        ),
-        ("unix".to_owned(), RestrictedExpression::new_long(unix)),
-    ])
-    .expect("distinct record keys")
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Parse `+HH:MM` / `-HH:MM` / `Z` into minutes east of UTC.
@@ -670,6 +364,7 @@ mod tests {
 
     #[test]
     fn calendar() {
+        use crate::eval::civil_from_days;
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_415), (2025, 11, 23));
         assert_eq!(parse_utc_offset("+01:30"), Ok(90));

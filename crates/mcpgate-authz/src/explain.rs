@@ -8,6 +8,9 @@ use mcpgate_core::Decision;
 
 /// Receives the steps of a decision.
 pub(crate) trait Trace {
+    /// Whether anyone listens (a constant, so checks compile away).
+    const ENABLED: bool;
+
     /// Record one step; `step` runs only when someone listens.
     fn note(&mut self, step: impl FnOnce() -> String);
 }
@@ -16,6 +19,8 @@ pub(crate) trait Trace {
 pub(crate) struct NoTrace;
 
 impl Trace for NoTrace {
+    const ENABLED: bool = false;
+
     #[inline(always)]
     fn note(&mut self, _step: impl FnOnce() -> String) {}
 }
@@ -25,6 +30,8 @@ impl Trace for NoTrace {
 pub(crate) struct Steps(pub(crate) Vec<String>);
 
 impl Trace for Steps {
+    const ENABLED: bool = true;
+
     fn note(&mut self, step: impl FnOnce() -> String) {
         self.0.push(step());
     }

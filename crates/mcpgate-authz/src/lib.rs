@@ -57,6 +57,7 @@
 
 mod cedar;
 mod config;
+mod eval;
 mod explain;
 mod glob;
 mod policy;

@@ -10,8 +10,9 @@ use mcpgate_core::{
     ToolSpec,
 };
 
-use crate::cedar::{CedarCaller, CedarPolicies, CedarVerdict, PolicyError, tool_entity};
+use crate::cedar::{CedarPolicies, PolicyError};
 use crate::config::{AuthzConfig, ToolKind, ToolRule, UnscopedTools};
+use crate::eval::{Call, Verdict, caller_entity, tool_entity};
 use crate::explain::{Explanation, NoTrace, Steps, Trace};
 use crate::glob::any_matches;
 use crate::rate::RateLimits;
@@ -51,6 +52,48 @@ pub struct Policy {
     rates: RateLimits,
     unscoped: UnscopedTools,
     warnings: Vec<String>,
+    callers: CallerCache,
+}
+
+/// Callers already resolved (roles, scopes, Cedar entity), by identity: a
+/// client makes many calls with one credential, and `tools/list` decides
+/// once per tool. An entry is used only for an identity equal in every
+/// field, so a hash collision costs time, never privileges.
+#[derive(Default)]
+struct CallerCache {
+    entries: std::sync::Mutex<HashMap<u64, (Identity, std::sync::Arc<Caller>)>>,
+}
+
+/// Entries kept before the cache starts afresh (a bound, not an LRU: a
+/// deployment with more active identities than this recomputes some).
+const CALLER_CACHE_SIZE: usize = 4096;
+
+impl CallerCache {
+    fn key(identity: &Identity) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        identity.subject.hash(&mut hasher);
+        identity.credential_id.hash(&mut hasher);
+        identity.auth.hash(&mut hasher);
+        identity.scopes.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn get(&self, identity: &Identity) -> Option<std::sync::Arc<Caller>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get(&Self::key(identity)) {
+            Some((known, caller)) if known == identity => Some(caller.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, identity: &Identity, caller: std::sync::Arc<Caller>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CALLER_CACHE_SIZE {
+            entries.clear();
+        }
+        entries.insert(Self::key(identity), (identity.clone(), caller));
+    }
 }
 
 struct Role {
@@ -69,7 +112,10 @@ struct CompiledTool {
     read_only_mode: bool,
     read_only_mode_why: String,
     accepted_auth: Option<Vec<AuthMethod>>,
-    cedar_entity: Option<cedar_policy::Entity>,
+    /// The tool as Cedar sees it, when there are policies.
+    cedar_entity: Option<std::sync::Arc<cedar_policy_core::ast::Entity>>,
+    /// The forbid policies that could forbid calls of this tool.
+    cedar_applicable: Vec<u32>,
     rate_limits: Vec<usize>,
 }
 
@@ -128,7 +174,10 @@ impl Requirement {
 
 /// The caller's roles and scopes, resolved once per request.
 pub(crate) struct Caller {
-    roles: BTreeSet<String>,
+    /// The caller as Cedar sees it (only when there are policies).
+    entity: Option<std::sync::Arc<cedar_policy_core::ast::Entity>>,
+    /// Which forbid policies could apply to this caller at all.
+    policies: Vec<bool>,
     /// Scopes that count for every tool.
     scopes: BTreeSet<String>,
     /// Scopes that count for read-only tools (a superset of `scopes`).
@@ -191,7 +240,7 @@ impl Policy {
         let rates = RateLimits::new(&config.rate_limits).map_err(CompileError::Config)?;
         let mut tools = HashMap::with_capacity(inputs.tools.len());
         for tool in inputs.tools {
-            let compiled = compile_tool(tool, inputs, cedar.is_some(), &rates)?;
+            let compiled = compile_tool(tool, inputs, cedar.as_ref(), &rates);
             tools.insert(tool.name.clone(), compiled);
         }
         Ok(Policy {
@@ -202,6 +251,7 @@ impl Policy {
             rates,
             unscoped: config.unscoped_tools,
             warnings,
+            callers: CallerCache::default(),
         })
     }
 
@@ -317,11 +367,33 @@ impl Policy {
         let mut read_scopes = scopes.clone();
         read_scopes.extend(read_only_scopes);
         self.hierarchy.expand(&mut read_scopes, |_, _| {});
+        let entity = self
+            .cedar
+            .as_ref()
+            .map(|_| std::sync::Arc::new(caller_entity(identity, &roles, &scopes)));
+        let policies = match (&self.cedar, &entity) {
+            (Some(cedar), Some(entity)) => cedar.evaluation.applicable_to_caller(entity),
+            _ => Vec::new(),
+        };
         Caller {
-            roles,
+            entity,
+            policies,
             scopes,
             read_scopes,
         }
+    }
+
+    /// The caller resolved, from the cache when nobody is tracing.
+    fn resolve<T: Trace>(&self, identity: &Identity, trace: &mut T) -> std::sync::Arc<Caller> {
+        if T::ENABLED {
+            return std::sync::Arc::new(self.caller(identity, trace));
+        }
+        if let Some(caller) = self.callers.get(identity) {
+            return caller;
+        }
+        let caller = std::sync::Arc::new(self.caller(identity, trace));
+        self.callers.put(identity, caller.clone());
+        caller
     }
 
     pub(crate) fn evaluate(&self, request: &AuthzRequest<'_>, trace: &mut impl Trace) -> Decision {
@@ -355,7 +427,7 @@ impl Policy {
             return deny(DenyReason::ReadOnlyMode, Vec::new());
         }
         let local = identity.auth == AuthMethod::None;
-        let caller = self.caller(identity, trace);
+        let caller = self.resolve(identity, trace);
         if local {
             trace.note(|| {
                 "the local user of a gateway without authentication needs no scope".to_owned()
@@ -386,27 +458,68 @@ impl Policy {
             }
         }
         if let (Some(cedar), Some(entity)) = (&self.cedar, &tool.cedar_entity) {
-            let cedar_caller = match CedarCaller::new(identity, &caller.roles, &caller.scopes) {
-                Ok(cedar_caller) => cedar_caller,
-                Err(error) => {
-                    trace.note(|| format!("the caller cannot be described to Cedar: {error}"));
-                    return deny(
-                        DenyReason::Policy("(the caller could not be evaluated)".to_owned()),
-                        Vec::new(),
-                    );
-                }
+            let caller_entity = caller
+                .entity
+                .as_ref()
+                .expect("built when there are policies");
+            // Policies that could apply to both this tool and this caller.
+            let applicable = tool
+                .cedar_applicable
+                .iter()
+                .copied()
+                .filter(|&index| caller.policies[index as usize]);
+            let verdict = if tool.cedar_applicable.is_empty() {
+                Verdict::Allowed
+            } else {
+                cedar.evaluation.evaluate(
+                    Call {
+                        identity,
+                        caller: caller_entity,
+                        tool: entity,
+                        arguments: request.arguments,
+                        source: request.source,
+                        time: request.time,
+                    },
+                    applicable,
+                )
             };
-            match cedar.evaluate(
-                &cedar_caller,
-                entity,
-                request.arguments,
-                request.source,
-                request.time,
-            ) {
-                CedarVerdict::Allowed => {
-                    trace.note(|| format!("no policy forbids it ({} checked)", cedar.len()));
-                }
-                CedarVerdict::Forbidden(ids) => {
+            // Debug builds (every test) check that leaving out the policies
+            // found not to apply at compile time changed nothing.
+            #[cfg(debug_assertions)]
+            {
+                let every = 0..cedar.evaluation.forbids.len() as u32;
+                let unpruned = cedar.evaluation.evaluate(
+                    Call {
+                        identity,
+                        caller: caller_entity,
+                        tool: entity,
+                        arguments: request.arguments,
+                        source: request.source,
+                        time: request.time,
+                    },
+                    every,
+                );
+                assert_eq!(
+                    verdict, unpruned,
+                    "policies left out for tool {} would have changed the verdict",
+                    request.tool.name
+                );
+            }
+            match verdict {
+                Verdict::Allowed if tool.cedar_applicable.is_empty() => trace.note(|| {
+                    format!(
+                        "none of the {} policies can forbid calls of this tool",
+                        cedar.len()
+                    )
+                }),
+                Verdict::Allowed => trace.note(|| {
+                    format!(
+                        "no policy forbids it ({} of {} apply to this tool)",
+                        tool.cedar_applicable.len(),
+                        cedar.len()
+                    )
+                }),
+                Verdict::Forbidden(ids) => {
                     for id in &ids {
                         trace.note(|| match cedar.source(id) {
                             Some(source) => format!(
@@ -418,7 +531,7 @@ impl Policy {
                     }
                     return deny(DenyReason::Policy(ids.join(", ")), Vec::new());
                 }
-                CedarVerdict::Failed(ids) => {
+                Verdict::Failed(ids) => {
                     trace.note(|| {
                         format!(
                             "refused because these forbid policies could not be evaluated: {}",
@@ -602,9 +715,9 @@ fn rule_matches(rule: &ToolRule, tool: &ToolSpec) -> bool {
 fn compile_tool(
     tool: &ToolSpec,
     inputs: PolicyInputs<'_>,
-    with_cedar: bool,
+    cedar: Option<&CedarPolicies>,
     rates: &RateLimits,
-) -> Result<CompiledTool, CompileError> {
+) -> CompiledTool {
     let config = inputs.config;
     let mut requirement = None;
     let mut read_only = None;
@@ -673,19 +786,13 @@ fn compile_tool(
             ),
         ),
     };
-    let cedar_entity = if with_cedar {
-        Some(
-            tool_entity(tool, read_only, &requirement.all_scopes()).map_err(|e| {
-                CompileError::Config(format!(
-                    "tool {} cannot be described to Cedar: {e}",
-                    tool.name
-                ))
-            })?,
-        )
-    } else {
-        None
+    let cedar_entity =
+        cedar.map(|_| std::sync::Arc::new(tool_entity(tool, read_only, &requirement.all_scopes())));
+    let cedar_applicable = match (cedar, &cedar_entity) {
+        (Some(cedar), Some(entity)) => cedar.evaluation.applicable(entity),
+        _ => Vec::new(),
     };
-    Ok(CompiledTool {
+    CompiledTool {
         requirement,
         read_only,
         read_only_why,
@@ -693,6 +800,7 @@ fn compile_tool(
         read_only_mode_why,
         accepted_auth: tool.accepted_auth.clone(),
         cedar_entity,
+        cedar_applicable,
         rate_limits: rates.covering(&tool.name),
-    })
+    }
 }
