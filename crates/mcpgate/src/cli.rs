@@ -315,7 +315,10 @@ pub enum ExportFormat {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     mcpgate serve --config mcpgate.toml\n  \
-    mcpgate serve --config mcpgate.toml --stdio      # for a desktop MCP client")]
+    mcpgate serve --config mcpgate.toml --stdio      # for a desktop MCP client\n\n\
+    Send SIGHUP to reload the authorization settings ([authz], its policy files,\n\
+    backends.*.read_only) without a restart; a config that does not compile is\n\
+    refused and the settings in force stay.")]
 pub struct ServeArgs {
     /// The config file.
     #[arg(long, short, default_value = "mcpgate.toml", value_name = "FILE")]

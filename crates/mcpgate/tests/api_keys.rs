@@ -269,6 +269,64 @@ fn calls_audited_for(
         .collect()
 }
 
+/// `mcpgate authz explain --as WHO --tool TOOL` on the deployment: exit
+/// code and everything printed.
+fn explain(deployment: &Deployment, who: &str, tool: &str) -> (Option<i32>, String) {
+    let output = deployment
+        .command(&["authz", "explain", "--as", who, "--tool", tool])
+        .output()
+        .expect("cannot run mcpgate");
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+fn authz_explain_knows_a_key_by_its_id_and_by_its_secret() {
+    let deployment = Deployment::sqlite();
+    let reader = deployment.create_key("ci-reader", &["--scopes", "inventory:read"]);
+    for who in [reader.id.as_str(), reader.secret.as_str()] {
+        let (code, text) = explain(&deployment, who, "createItem");
+        assert_eq!(code, Some(3), "denied: {text}");
+        for mention in [
+            format!("caller {} authenticated by api_key", reader.id),
+            "scopes from the credential: inventory:read".to_owned(),
+            "missing inventory:write".to_owned(),
+        ] {
+            assert!(
+                text.contains(&mention),
+                "should mention {mention:?}:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains(&reader.secret),
+            "never prints the secret: {text}"
+        );
+        let (code, text) = explain(&deployment, who, "listItems");
+        assert_eq!(code, Some(0), "allowed: {text}");
+    }
+
+    deployment.keys(&["revoke", &reader.id]);
+    let (code, text) = explain(&deployment, &reader.id, "listItems");
+    assert_eq!(code, Some(0), "the policy alone would allow it: {text}");
+    assert!(
+        text.contains("was revoked") && text.contains("refuses it before authorization"),
+        "but the revocation is pointed out: {text}"
+    );
+    let (code, text) = explain(&deployment, &reader.secret, "listItems");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("refused by authentication"), "{text}");
+    assert!(!text.contains(&reader.secret), "{text}");
+    let (code, text) = explain(&deployment, "key_doesnotexist", "listItems");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no API key key_doesnotexist"), "{text}");
+}
+
 // ---------------------------------------------------------------------------
 // 2. Attacks
 // ---------------------------------------------------------------------------

@@ -17,14 +17,13 @@ use common::{
     successful_text,
 };
 
+use common::idp::{Idp, IdpOptions, TokenOptions};
 use common::raw_http::{self, Http, Reply, call_tool, list_tools, reply_tool_names};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, random_token, repo_root, run_mcpgate,
+    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, random_token, run_mcpgate,
     run_node_client, write_config,
 };
 use serde_json::{Value, json};
@@ -52,7 +51,7 @@ const SECRET_ENV: &str = "MCPGATE_INTROSPECTION_SECRET";
 fn opaque_tokens_work_with_the_official_client() {
     let setup = Setup::start(&[], Endpoint::Discovered, &[]);
     let http = &setup.http;
-    let read = setup.idp.token(http, "inventory:read", &setup.url);
+    let read = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     assert_opaque(&read);
 
     // The TypeScript SDK with the read token.
@@ -88,7 +87,7 @@ fn opaque_tokens_work_with_the_official_client() {
     // more tools and may write.
     let read_write = setup
         .idp
-        .token(http, "inventory:read inventory:write", &setup.url);
+        .opaque_token(http, "inventory:read inventory:write", &setup.url);
     let reply = http.send(&list_tools(&setup.url).bearer(&read_write));
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply_tool_names(&reply), READ_WRITE_TOOLS, "{reply:?}");
@@ -138,7 +137,7 @@ fn revoked_and_expired_tokens_get_401() {
     let http = &setup.http;
 
     // Revoked at the IdP before it was ever used.
-    let revoked = setup.idp.token(http, "inventory:read", &setup.url);
+    let revoked = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     setup.idp.revoke(http, &revoked);
     assert_eq!(
         setup.idp.introspect(http, &revoked),
@@ -152,18 +151,30 @@ fn revoked_and_expired_tokens_get_401() {
     assert_invalid_token(&reply, "a token revoked before use, again");
 
     // Expired before use: a 1 s token, presented after 2.5 s.
-    let short = setup
-        .idp
-        .token_with(http, "service", "inventory:read", &setup.url, Some(1));
+    let short = setup.idp.token_with(
+        http,
+        "inventory:read",
+        &setup.url,
+        TokenOptions {
+            ttl: Some(1),
+            ..TokenOptions::default()
+        },
+    );
     std::thread::sleep(Duration::from_millis(2500));
     let reply = http.send(&list_tools(&setup.url).bearer(&short));
     assert_invalid_token(&reply, "a token that expired before use");
 
     // Accepted while valid, refused once expired: the cache must not
     // outlive the token's exp.
-    let expiring = setup
-        .idp
-        .token_with(http, "service", "inventory:read", &setup.url, Some(3));
+    let expiring = setup.idp.token_with(
+        http,
+        "inventory:read",
+        &setup.url,
+        TokenOptions {
+            ttl: Some(3),
+            ..TokenOptions::default()
+        },
+    );
     let reply = http.send(&list_tools(&setup.url).bearer(&expiring));
     assert_eq!(reply.status, 200, "a 3 s token, used at once: {reply:?}");
     std::thread::sleep(Duration::from_millis(4500));
@@ -172,7 +183,7 @@ fn revoked_and_expired_tokens_get_401() {
 
     // Revoked AFTER it was accepted: the gateway may keep trusting its cached
     // answer until exp. Observed, not asserted (see the report).
-    let used = setup.idp.token(http, "inventory:read", &setup.url);
+    let used = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     let reply = http.send(&list_tools(&setup.url).bearer(&used));
     assert_eq!(reply.status, 200, "{reply:?}");
     setup.idp.revoke(http, &used);
@@ -199,13 +210,13 @@ fn token_for_another_resource_gets_401() {
     let http = &setup.http;
 
     // Control: our own token works with this config.
-    let ours = setup.idp.token(http, "inventory:read", &setup.url);
+    let ours = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     let reply = http.send(&list_tools(&setup.url).bearer(&ours));
     assert_eq!(reply.status, 200, "{reply:?}");
 
     // The IdP tells the gateway that the other token is active, for the
     // other resource: refusing it is up to the gateway's audience check.
-    let theirs = setup.idp.token(
+    let theirs = setup.idp.opaque_token(
         http,
         "inventory:read inventory:write inventory:admin",
         &other,
@@ -240,7 +251,7 @@ fn token_for_another_resource_gets_401() {
 fn made_up_tokens_get_401() {
     let setup = Setup::start(&[], Endpoint::Discovered, &[]);
     let http = &setup.http;
-    let good = setup.idp.token(http, "inventory:read", &setup.url);
+    let good = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     // Shaped like the IdP's tokens, but never issued.
     let made_up = {
         let mut token = good.clone();
@@ -280,13 +291,13 @@ fn no_secret_or_token_in_the_trace_log() {
     let other = format!("http://127.0.0.1:{}/mcp", free_port());
     let setup = Setup::start(&[&other], Endpoint::Discovered, &[("RUST_LOG", "trace")]);
     let http = &setup.http;
-    let good = setup.idp.token(http, "inventory:read", &setup.url);
+    let good = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     let good_rw = setup
         .idp
-        .token(http, "inventory:read inventory:write", &setup.url);
-    let revoked = setup.idp.token(http, "inventory:read", &setup.url);
+        .opaque_token(http, "inventory:read inventory:write", &setup.url);
+    let revoked = setup.idp.opaque_token(http, "inventory:read", &setup.url);
     setup.idp.revoke(http, &revoked);
-    let wrong_aud = setup.idp.token(http, "inventory:read", &other);
+    let wrong_aud = setup.idp.opaque_token(http, "inventory:read", &other);
     let made_up = random_token();
 
     for (token, challenged) in [
@@ -329,10 +340,10 @@ fn no_secret_or_token_in_the_trace_log() {
     );
     let audit = setup.audit_lines();
     assert!(audit.contains("getItem"), "the audit log is missing calls");
-    let secret = setup.idp.gateway_secret();
-    let mut needles: Vec<(&str, &str)> = vec![("the introspection client secret", secret)];
+    let (_, secret) = setup.idp.client("gateway");
+    let mut needles: Vec<(&str, &str)> = vec![("the introspection client secret", &secret)];
     // And the gateway's Basic credentials, encoded.
-    let basic = basic_credentials("gateway", secret);
+    let basic = basic_credentials("gateway", &secret);
     needles.push(("the Basic credentials", &basic));
     for token in [&good, &good_rw, &revoked, &wrong_aud, &made_up] {
         needles.push(("a token", token));
@@ -385,7 +396,15 @@ impl Setup {
         let url = format!("http://127.0.0.1:{port}/mcp");
         let mut resources = vec![url.as_str()];
         resources.extend_from_slice(other_resources);
-        let idp = Idp::start(&resources);
+        let idp = Idp::start(IdpOptions {
+            opaque_resources: &resources,
+            ..IdpOptions::default()
+        });
+        assert!(
+            idp.info["introspection_endpoint"].is_string(),
+            "this idp.mjs has no introspection: {:#}",
+            idp.info
+        );
         let mut toml = format!(
             "{}\n[[auth.introspection]]\nissuer = \"{}\"\nclient_id = \"gateway\"\nclient_secret = \"env:{SECRET_ENV}\"\n",
             demo_config(port, demo.addr()),
@@ -398,7 +417,7 @@ impl Setup {
             ));
         }
         let config = write_config(dir.path(), &toml);
-        let secret = idp.gateway_secret().to_owned();
+        let (_, secret) = idp.client("gateway");
         let mut all_envs = vec![("DEMO_API_KEY", DEMO_KEY), (SECRET_ENV, secret.as_str())];
         all_envs.extend_from_slice(envs);
         let gateway = Gateway::spawn(&config, &all_envs);
@@ -431,138 +450,6 @@ impl Setup {
                     .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
             })
             .collect()
-    }
-}
-
-/// `tests/e2e/idp.mjs` issuing opaque tokens, killed on drop (and on our
-/// exit, through stdin).
-struct Idp {
-    child: Child,
-    info: Value,
-    // Kept open so the IdP never writes to a closed pipe.
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Idp {
-    fn start(opaque_resources: &[&str]) -> Self {
-        let e2e = repo_root().join("tests/e2e");
-        assert!(
-            e2e.join("node_modules/oidc-provider").is_dir(),
-            "tests/e2e/node_modules/oidc-provider is missing: run scripts/install-test-deps.sh first"
-        );
-        let mut command = Command::new("node");
-        command.arg(e2e.join("idp.mjs")).args(["--port", "0"]);
-        for resource in opaque_resources {
-            command.args(["--opaque-resource", resource]);
-        }
-        let mut child = command
-            .arg("--watch-stdin")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start node tests/e2e/idp.mjs");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("cannot read the IdP");
-        let info: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("the IdP printed no JSON ({e}): {line:?}"));
-        assert!(
-            info["introspection_endpoint"].is_string(),
-            "this idp.mjs has no introspection: {info:#}"
-        );
-        Idp {
-            child,
-            info,
-            _stdout: stdout,
-        }
-    }
-
-    fn issuer(&self) -> &str {
-        self.info["issuer"].as_str().unwrap()
-    }
-
-    /// The secret of the `gateway` client, which mcpgate introspects with.
-    fn gateway_secret(&self) -> &str {
-        self.info["clients"]["gateway"]["client_secret"]
-            .as_str()
-            .unwrap()
-    }
-
-    /// A 300 s opaque access token of client `service` for `resource`.
-    fn token(&self, http: &Http, scope: &str, resource: &str) -> String {
-        self.token_with(http, "service", scope, resource, None)
-    }
-
-    /// An access token of `client` from the token endpoint
-    /// (client_credentials), living `ttl` seconds (default 300).
-    fn token_with(
-        &self,
-        http: &Http,
-        client: &str,
-        scope: &str,
-        resource: &str,
-        ttl: Option<u32>,
-    ) -> String {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials")
-            .append_pair("scope", scope)
-            .append_pair("resource", resource);
-        if let Some(ttl) = ttl {
-            form.append_pair("ttl", &ttl.to_string());
-        }
-        let (status, body) = self.post(http, "token_endpoint", client, form.finish());
-        assert_eq!(status, 200, "token endpoint: {body}");
-        let body: Value = serde_json::from_str(&body).unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// Revoke `token` (RFC 7009) as its owner, `service`.
-    fn revoke(&self, http: &Http, token: &str) {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token)
-            .finish();
-        let (status, body) = self.post(http, "revocation_endpoint", "service", form);
-        assert_eq!(status, 200, "revocation endpoint: {body}");
-    }
-
-    /// What the IdP tells the `gateway` client about `token`.
-    fn introspect(&self, http: &Http, token: &str) -> Value {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token)
-            .finish();
-        let (status, body) = self.post(http, "introspection_endpoint", "gateway", form);
-        assert_eq!(status, 200, "introspection endpoint: {body}");
-        serde_json::from_str(&body).unwrap()
-    }
-
-    /// POST a form to the endpoint named `endpoint` in the ready line, as
-    /// `client` with client_secret_basic.
-    fn post(&self, http: &Http, endpoint: &str, client: &str, form: String) -> (u16, String) {
-        let url = self.info[endpoint].as_str().unwrap();
-        let secret = self.info["clients"][client]["client_secret"].as_str();
-        http.runtime.block_on(async {
-            let response = http
-                .client
-                .post(url)
-                .basic_auth(client, secret)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("cannot reach {url}: {e}"));
-            (
-                response.status().as_u16(),
-                response.text().await.unwrap_or_default(),
-            )
-        })
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

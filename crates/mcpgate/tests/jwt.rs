@@ -20,16 +20,17 @@ use common::{
     successful_text,
 };
 
+use common::idp::{Idp, IdpOptions};
 use common::raw_http::{self, Http, Reply, call_tool, list_tools, reply_tool_names};
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, repo_root, run_mcpgate,
+    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, run_mcpgate,
     run_node_client, run_python_client, write_config,
 };
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -764,7 +765,11 @@ impl Setup {
         let url = format!("http://127.0.0.1:{port}/mcp");
         let mut resources = vec![url.as_str()];
         resources.extend_from_slice(other_resources);
-        let idp = Idp::start(&resources);
+        let idp = Idp::start(IdpOptions {
+            resources: &resources,
+            algorithms: &["RS256", "ES256"],
+            ..IdpOptions::default()
+        });
         let mut toml = format!(
             "{}\n[[auth.jwt]]\nissuer = \"{}\"\ngroups_claim = \"groups\"\n",
             demo_config(port, demo.addr()),
@@ -824,97 +829,6 @@ impl Setup {
                     .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
             })
             .collect()
-    }
-}
-
-/// `tests/e2e/idp.mjs`, killed on drop (and on our exit, through stdin).
-struct Idp {
-    child: Child,
-    info: Value,
-    // Kept open so the IdP never writes to a closed pipe.
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Idp {
-    fn start(resources: &[&str]) -> Self {
-        let e2e = repo_root().join("tests/e2e");
-        assert!(
-            e2e.join("node_modules/oidc-provider").is_dir(),
-            "tests/e2e/node_modules/oidc-provider is missing: run scripts/install-test-deps.sh first"
-        );
-        let mut command = Command::new("node");
-        command.arg(e2e.join("idp.mjs")).args(["--port", "0"]);
-        for resource in resources {
-            command.args(["--resource", resource]);
-        }
-        let mut child = command
-            .args(["--alg", "RS256", "--alg", "ES256", "--watch-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start node tests/e2e/idp.mjs");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("cannot read the IdP");
-        let info: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("the IdP printed no JSON ({e}): {line:?}"));
-        Idp {
-            child,
-            info,
-            _stdout: stdout,
-        }
-    }
-
-    fn issuer(&self) -> &str {
-        self.info["issuer"].as_str().unwrap()
-    }
-
-    /// An access token from the token endpoint (client_credentials).
-    fn token(&self, http: &Http, scope: &str, resource: &str, alg: &str) -> String {
-        let client = &self.info["clients"]["service"];
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("scope", scope)
-            .append_pair("resource", resource)
-            .append_pair("alg", alg)
-            .finish();
-        let (status, body) = http.runtime.block_on(async {
-            let response = http
-                .client
-                .post(self.info["token_endpoint"].as_str().unwrap())
-                .basic_auth(
-                    client["client_id"].as_str().unwrap(),
-                    client["client_secret"].as_str(),
-                )
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form)
-                .send()
-                .await
-                .expect("cannot reach the token endpoint");
-            (response.status(), response.text().await.unwrap())
-        });
-        assert_eq!(status, 200, "token endpoint: {body}");
-        let body: Value = serde_json::from_str(&body).unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// `POST {admin}/{action}`.
-    fn admin(&self, http: &Http, action: &str) -> Value {
-        let url = format!("{}/{action}", self.info["admin"].as_str().unwrap());
-        let body = http.runtime.block_on(async {
-            let response = http.client.post(&url).send().await.unwrap();
-            assert!(response.status().is_success(), "{url}: {response:?}");
-            response.text().await.unwrap()
-        });
-        serde_json::from_str(&body).unwrap()
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

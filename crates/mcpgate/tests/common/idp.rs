@@ -20,6 +20,16 @@ pub struct IdpOptions<'a> {
     pub algorithms: &'a [&'a str],
 }
 
+/// What to ask the token endpoint for, beyond scope and resource.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokenOptions<'a> {
+    /// The JWS algorithm of a JWT; the IdP's first when `None`. Opaque
+    /// tokens are not signed, so leave it out for them.
+    pub alg: Option<&'a str>,
+    /// The lifetime in seconds (1–300); 300 when `None`.
+    pub ttl: Option<u32>,
+}
+
 /// The running IdP, killed on drop (and on our exit, through its stdin).
 pub struct Idp {
     child: Child,
@@ -82,31 +92,78 @@ impl Idp {
         )
     }
 
-    /// An access token from the token endpoint (client_credentials, as
-    /// client `service`).
+    /// A JWT access token from the token endpoint (client_credentials, as
+    /// client `service`) for `resource`, signed with `alg`.
     pub fn token(&self, http: &Http, scope: &str, resource: &str, alg: &str) -> String {
-        let (client_id, client_secret) = self.client("service");
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
+        self.token_with(
+            http,
+            scope,
+            resource,
+            TokenOptions {
+                alg: Some(alg),
+                ttl: None,
+            },
+        )
+    }
+
+    /// A 300 s opaque access token of client `service` for `resource`, one
+    /// of [`IdpOptions::opaque_resources`].
+    pub fn opaque_token(&self, http: &Http, scope: &str, resource: &str) -> String {
+        self.token_with(http, scope, resource, TokenOptions::default())
+    }
+
+    /// An access token from the token endpoint (client_credentials, as
+    /// client `service`) for `resource`: a JWT or opaque, as the IdP was
+    /// told for that resource.
+    ///
+    /// ```ignore
+    /// // Expires a second from now.
+    /// let short = idp.token_with(&http, "inventory:read", &url, TokenOptions {
+    ///     ttl: Some(1),
+    ///     ..TokenOptions::default()
+    /// });
+    /// ```
+    pub fn token_with(
+        &self,
+        http: &Http,
+        scope: &str,
+        resource: &str,
+        options: TokenOptions<'_>,
+    ) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials")
             .append_pair("scope", scope)
-            .append_pair("resource", resource)
-            .append_pair("alg", alg)
-            .finish();
-        let (status, body) = http.runtime.block_on(async {
-            let response = http
-                .client
-                .post(self.info["token_endpoint"].as_str().unwrap())
-                .basic_auth(client_id, Some(client_secret))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form)
-                .send()
-                .await
-                .expect("cannot reach the token endpoint");
-            (response.status(), response.text().await.unwrap())
-        });
+            .append_pair("resource", resource);
+        if let Some(alg) = options.alg {
+            form.append_pair("alg", alg);
+        }
+        if let Some(ttl) = options.ttl {
+            form.append_pair("ttl", &ttl.to_string());
+        }
+        let (status, body) = self.post_form(http, "token_endpoint", "service", form.finish());
         assert_eq!(status, 200, "token endpoint: {body}");
         let body: Value = serde_json::from_str(&body).unwrap();
         body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Revoke `token` (RFC 7009) as its owner, client `service`.
+    pub fn revoke(&self, http: &Http, token: &str) {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .finish();
+        let (status, body) = self.post_form(http, "revocation_endpoint", "service", form);
+        assert_eq!(status, 200, "revocation endpoint: {body}");
+    }
+
+    /// What the IdP tells client `gateway` about `token` (RFC 7662): the
+    /// same answer mcpgate gets when it introspects.
+    pub fn introspect(&self, http: &Http, token: &str) -> Value {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .finish();
+        let (status, body) = self.post_form(http, "introspection_endpoint", "gateway", form);
+        assert_eq!(status, 200, "introspection endpoint: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     /// `POST {admin}/{action}`.
@@ -118,6 +175,30 @@ impl Idp {
             response.text().await.unwrap()
         });
         serde_json::from_str(&body).unwrap()
+    }
+
+    /// POST `form` to the endpoint named `endpoint` in the ready line, as
+    /// `client` with client_secret_basic: (status, body).
+    fn post_form(&self, http: &Http, endpoint: &str, client: &str, form: String) -> (u16, String) {
+        let url = self.info[endpoint]
+            .as_str()
+            .unwrap_or_else(|| panic!("the IdP has no {endpoint}: {:#}", self.info));
+        let (client_id, client_secret) = self.client(client);
+        http.runtime.block_on(async {
+            let response = http
+                .client
+                .post(url)
+                .basic_auth(client_id, Some(client_secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach {url}: {e}"));
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        })
     }
 }
 
