@@ -53,6 +53,8 @@
 //! reader.scopes.insert("shop:read".into());
 //! assert!(policy.decide(&AuthzRequest::listing(&reader, &tools[0])).is_allowed());
 //! assert!(!policy.decide(&AuthzRequest::listing(&reader, &tools[1])).is_allowed());
+//! assert_eq!(policy.is_read_only("add_item"), Some(false));
+//! assert_eq!(policy.is_read_only("no_such_tool"), None);
 //! ```
 
 mod cedar;

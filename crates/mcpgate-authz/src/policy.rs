@@ -296,6 +296,13 @@ impl Policy {
             .count()
     }
 
+    /// Whether the policy counts `tool` as read-only (its spec, or an
+    /// `[[authz.tools]]` rule's `read_only`); `None` for a tool not in the
+    /// catalog.
+    pub fn is_read_only(&self, tool: &str) -> Option<bool> {
+        self.tools.get(tool).map(|t| t.read_only)
+    }
+
     /// How many rate limits are configured.
     pub fn rate_limit_count(&self) -> usize {
         self.rates.len()

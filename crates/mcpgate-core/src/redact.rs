@@ -274,6 +274,22 @@ impl Redactor {
         (out != text).then_some(out)
     }
 
+    /// Where [`Redactor::redact_text`] would find credentials in `text`: the
+    /// byte ranges it would replace (one pass), sorted and merged. For
+    /// scanners that must say where a secret is without repeating it
+    /// (`mcpgate doctor`).
+    ///
+    /// ```
+    /// let redactor = mcpgate_core::Redactor::default();
+    /// let text = "token: Bearer abcdefgh12345678 rest";
+    /// let spans = redactor.find_secrets(text);
+    /// assert_eq!(&text[spans[0].clone()], "abcdefgh12345678");
+    /// assert!(redactor.find_secrets("nothing to see").is_empty());
+    /// ```
+    pub fn find_secrets(&self, text: &str) -> Vec<Range<usize>> {
+        self.secrets(text, usize::MAX)
+    }
+
     /// Whether `text` contains anything [`Redactor::redact_text`] would
     /// replace.
     fn contains_secret(&self, text: &str) -> bool {

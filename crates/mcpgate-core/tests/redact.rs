@@ -673,3 +673,24 @@ fn long_repetitive_input_is_handled_in_linear_time() {
         assert!(elapsed.as_secs() < 20, "{unit:?} took {elapsed:?}");
     }
 }
+
+#[test]
+fn find_secrets_names_where_the_credentials_are() {
+    let redactor = redactor();
+    let text =
+        "a = \"sk_live_4eC39HqLyjWDarjtT1zdp7dc\" # and ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let found: Vec<&str> = redactor
+        .find_secrets(text)
+        .into_iter()
+        .map(|span| &text[span])
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+        ]
+    );
+    assert!(redactor.find_secrets("value = \"env:API_KEY\"").is_empty());
+    assert_eq!(redactor.redact_text(text).matches(REDACTED).count(), 2);
+}

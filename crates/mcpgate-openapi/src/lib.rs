@@ -25,7 +25,7 @@ mod schema;
 mod security;
 mod warning;
 
-pub use document::SpecVersion;
+pub use document::{SpecVersion, parse};
 pub use error::ImportError;
 pub use executor::{BackendCredential, ExecutorConfig, HttpExecutor};
 pub use import::{Import, ImportedTool, import_file, import_str, import_value};

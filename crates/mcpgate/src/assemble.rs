@@ -49,7 +49,7 @@ impl BackendParts {
 
 /// An imported tool as the gateway offers it: named with the backend's
 /// prefix, owned by the backend, with the backend's accepted methods.
-fn finish_spec(
+pub(crate) fn finish_spec(
     backend: &str,
     tool_prefix: &str,
     accepted_auth: &AcceptedAuth,

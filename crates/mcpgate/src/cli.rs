@@ -58,6 +58,121 @@ pub enum Command {
     Keys(KeysArgs),
     /// Ask the authorization policy: why may (or may not) this caller call that tool?
     Authz(AuthzArgs),
+    /// Recommend an authentication strategy for your deployment and write a config for it.
+    Init(InitArgs),
+    /// Check a config (and its specs, keys and neighbouring files) for security problems.
+    Doctor(DoctorArgs),
+}
+
+/// `mcpgate init`: the answers it asks for can all be given as flags, for
+/// scripts; in a terminal it asks for the ones missing.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "What it recommends (first match wins; docs/CHOOSING-A-STRATEGY.md):\n  \
+    local + one person                          stdio, no authentication\n  \
+    compliance needs certificates               mutual TLS\n  \
+    customers, or on behalf of users, + IdP     OAuth (your IdP as authorization server)\n  \
+    a team + IdP                                JWT from your IdP\n  \
+    services + IdP + more than 10 clients       JWT (client-credentials tokens)\n  \
+    otherwise                                   API keys (one per client or person)\n\n\
+    The config has read-only mode on, scopes from the spec (or rules that give every tool\n\
+    read:BACKEND / write:BACKEND), and secrets only as env: references.\n\n\
+    Examples:\n  \
+    mcpgate init --spec openapi.yaml\n  \
+    mcpgate init --spec openapi.yaml --runs remote --users team --on-behalf-of-users no \\\n      \
+    --idp none --certificates no --clients 5 --output deploy/mcpgate.toml"
+)]
+pub struct InitArgs {
+    /// The OpenAPI spec of the API to put behind mcpgate, a file or an
+    /// http(s) URL: its scopes, servers and security schemes fill in the
+    /// config. Asked for in a terminal; without it a placeholder is written.
+    #[arg(long, value_name = "FILE|URL")]
+    pub spec: Option<String>,
+    /// Where the API runs (`backends.NAME.base_url`); by default the spec's
+    /// first absolute server URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The backend's name in the config; by default derived from the spec's title.
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+    /// Where to write the config.
+    #[arg(long, short, default_value = "mcpgate.toml", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Never ask: every answer must come from a flag (the default when stdin is not a terminal).
+    #[arg(long)]
+    pub no_input: bool,
+    /// Where the gateway runs: `local` (this machine, for its user) or `remote` (a server).
+    #[arg(long, value_name = "local|remote")]
+    pub runs: Option<String>,
+    /// Who uses it: `one` person, a `team`, `services` (machines only) or `customers`.
+    #[arg(long, value_name = "WHO")]
+    pub users: Option<String>,
+    /// Whether calls act on behalf of individual users (`yes`/`no`).
+    #[arg(long, value_name = "yes|no")]
+    pub on_behalf_of_users: Option<String>,
+    /// The identity provider's issuer URL, if you have one (`none` if not).
+    #[arg(long, value_name = "URL|none")]
+    pub idp: Option<String>,
+    /// Whether compliance requires certificate (mutual TLS) authentication (`yes`/`no`).
+    #[arg(long, value_name = "yes|no")]
+    pub certificates: Option<String>,
+    /// Roughly how many client applications or agents will call it.
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
+    /// `server.listen`; by default 127.0.0.1:8080 on a local machine,
+    /// 0.0.0.0:8080 on a server (0.0.0.0:8443 with mutual TLS).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// `server.public_url`: the URL clients use for the MCP endpoint
+    /// (tokens must be issued for it).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+/// `mcpgate doctor`: inline secrets, open binds, plain HTTP, writes reachable
+/// with read scopes or API keys, broad grants, old or endless keys, specs
+/// without security, a weakened audit log — each with where and the fix.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every check, its severity and its fix: docs/DOCTOR.md.\n\n\
+    Examples:\n  \
+    mcpgate doctor --config mcpgate.toml\n  \
+    mcpgate doctor --config mcpgate.toml --json --fail-on medium > doctor.json\n\n\
+    Exit status: 0 when no finding is at or above --fail-on, 1 otherwise (and on errors)."
+)]
+pub struct DoctorArgs {
+    /// The config file.
+    #[arg(long, short, default_value = "mcpgate.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// The lowest severity that makes the exit status non-zero.
+    #[arg(long, value_enum, default_value_t = Severity::High)]
+    pub fail_on: Severity,
+    /// Print the findings as JSON (for CI).
+    #[arg(long)]
+    pub json: bool,
+    /// API keys created longer ago than this are reported as due for rotation
+    /// (`30d`, `90d`, `12h`).
+    #[arg(long, default_value = "90d", value_name = "DURATION")]
+    pub rotation_period: String,
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Should be fixed.
+    Low,
+    /// Should be fixed soon.
+    Medium,
+    /// Fix before going to production.
+    High,
+    /// Anyone can get in, or secrets are exposed.
+    Critical,
 }
 
 /// `mcpgate authz`.

@@ -4,7 +4,9 @@ mod audit;
 mod authz;
 mod check;
 mod demo;
+mod doctor;
 mod import;
+mod init;
 mod keys;
 mod serve;
 
@@ -22,5 +24,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args.command).await,
         Command::Keys(args) => keys::run(args).await,
         Command::Authz(args) => authz::run(args).await,
+        Command::Init(args) => init::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     }
 }
