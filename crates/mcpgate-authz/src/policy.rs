@@ -22,8 +22,14 @@ use crate::scopes::ScopeHierarchy;
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
     /// A setting is wrong; the message names it and the fix.
-    #[error("{0}")]
-    Config(String),
+    #[error("{message}")]
+    Config {
+        /// The key it is about, as a path from the top of the config file
+        /// (`authz.tools[2]`), so that the file's line can be found.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// A Cedar policy file is wrong; the error names file and line.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -188,7 +194,8 @@ impl Policy {
     /// Check `inputs.config` against the catalog and compile it.
     pub fn compile(inputs: PolicyInputs<'_>) -> Result<Policy, CompileError> {
         let config = inputs.config;
-        let hierarchy = ScopeHierarchy::new(&config.scope_implies).map_err(CompileError::Config)?;
+        let hierarchy = ScopeHierarchy::new(&config.scope_implies)
+            .map_err(|m| config_error("authz.scope_implies", m))?;
         let mut warnings = Vec::new();
         let known_backends: BTreeSet<&str> =
             inputs.tools.iter().map(|t| t.backend.as_str()).collect();
@@ -225,7 +232,8 @@ impl Policy {
             })
             .collect();
         let utc_offset = match &config.utc_offset {
-            Some(text) => crate::cedar::parse_utc_offset(text).map_err(CompileError::Config)?,
+            Some(text) => crate::cedar::parse_utc_offset(text)
+                .map_err(|m| config_error("authz.utc_offset", m))?,
             None => 0,
         };
         let cedar = if config.policies.is_empty() {
@@ -237,7 +245,8 @@ impl Policy {
                 utc_offset,
             )?)
         };
-        let rates = RateLimits::new(&config.rate_limits).map_err(CompileError::Config)?;
+        let rates = RateLimits::new(&config.rate_limits)
+            .map_err(|(index, m)| config_error(&format!("authz.rate_limits[{index}]"), m))?;
         let mut tools = HashMap::with_capacity(inputs.tools.len());
         for tool in inputs.tools {
             let compiled = compile_tool(tool, inputs, cedar.as_ref(), &rates);
@@ -673,17 +682,28 @@ fn join<'a>(items: impl Iterator<Item = impl AsRef<str> + 'a>) -> String {
     }
 }
 
+fn config_error(key: &str, message: String) -> CompileError {
+    CompileError::Config {
+        key: key.to_owned(),
+        message,
+    }
+}
+
 fn check_rule(
     number: usize,
     rule: &ToolRule,
     backends: &BTreeSet<&str>,
 ) -> Result<(), CompileError> {
+    let key = format!("authz.tools[{}]", number - 1);
     for backend in &rule.backends {
         if !backends.contains(backend.as_str()) {
-            return Err(CompileError::Config(format!(
-                "authz.tools rule #{number}: there is no backend `{backend}` (known: {})",
-                join(backends.iter())
-            )));
+            return Err(config_error(
+                &key,
+                format!(
+                    "authz.tools rule #{number}: there is no backend `{backend}` (known: {})",
+                    join(backends.iter())
+                ),
+            ));
         }
     }
     for method in &rule.methods {
@@ -691,15 +711,21 @@ fn check_rule(
             method.as_str(),
             "GET" | "HEAD" | "OPTIONS" | "POST" | "PUT" | "PATCH" | "DELETE" | "TRACE"
         ) {
-            return Err(CompileError::Config(format!(
-                "authz.tools rule #{number}: `{method}` is not an HTTP method; write it in upper case, e.g. `GET`"
-            )));
+            return Err(config_error(
+                &key,
+                format!(
+                    "authz.tools rule #{number}: `{method}` is not an HTTP method; write it in upper case, e.g. `GET`"
+                ),
+            ));
         }
     }
     if rule.scopes.is_none() && rule.read_only.is_none() {
-        return Err(CompileError::Config(format!(
-            "authz.tools rule #{number} sets nothing: give it `scopes = [...]` or `read_only = true|false`"
-        )));
+        return Err(config_error(
+            &key,
+            format!(
+                "authz.tools rule #{number} sets nothing: give it `scopes = [...]` or `read_only = true|false`"
+            ),
+        ));
     }
     Ok(())
 }

@@ -32,19 +32,25 @@ struct Limit {
 }
 
 impl RateLimits {
-    /// Check the configured limits.
-    pub(crate) fn new(configs: &[RateLimitConfig]) -> Result<Self, String> {
+    /// Check the configured limits; a refusal names the limit's index.
+    pub(crate) fn new(configs: &[RateLimitConfig]) -> Result<Self, (usize, String)> {
         let mut limits = Vec::new();
         for (index, config) in configs.iter().enumerate() {
             if config.requests == 0 {
-                return Err(format!(
-                    "authz.rate_limits[{index}]: requests must be at least 1 \
+                return Err((
+                    index,
+                    format!(
+                        "authz.rate_limits[{index}]: requests must be at least 1 \
                      (to forbid a tool, use a policy or a scope rule)"
+                    ),
                 ));
             }
             if config.window.is_zero() {
-                return Err(format!(
-                    "authz.rate_limits[{index}]: window must be longer than zero, e.g. `1m`"
+                return Err((
+                    index,
+                    format!(
+                        "authz.rate_limits[{index}]: window must be longer than zero, e.g. `1m`"
+                    ),
                 ));
             }
             limits.push(Limit {

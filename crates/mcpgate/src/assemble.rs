@@ -106,6 +106,8 @@ pub struct AuthzParts {
     pub backend_read_only: BTreeMap<String, bool>,
     /// Policy files are relative to this directory (the config file's).
     pub base_dir: PathBuf,
+    /// The config file, to name the line of a setting that is refused.
+    pub config_file: Option<PathBuf>,
 }
 
 impl AuthzParts {
@@ -120,17 +122,32 @@ impl AuthzParts {
                 .filter_map(|(name, b)| b.read_only.map(|on| (name.clone(), on)))
                 .collect(),
             base_dir: loaded.base_dir().to_owned(),
+            config_file: Some(loaded.path.clone()),
         }
     }
 
     /// Compile against the tools of `gateway`'s catalog (or any tool list).
+    /// A refused setting is named with its file and line.
     pub fn compile(&self, tools: &[mcpgate_core::ToolSpec]) -> anyhow::Result<Policy> {
-        Ok(Policy::compile(PolicyInputs {
+        Policy::compile(PolicyInputs {
             config: &self.config,
             tools,
             backend_read_only: &self.backend_read_only,
             base_dir: &self.base_dir,
-        })?)
+        })
+        .map_err(|error| match (&error, &self.config_file) {
+            (mcpgate_authz::CompileError::Config { key, message }, Some(file)) => {
+                let shown = file.display().to_string();
+                let line = std::fs::read_to_string(file).ok().and_then(|text| {
+                    crate::config::locate::TomlIndex::parse(&text, &shown).line(key)
+                });
+                match line {
+                    Some(line) => anyhow::anyhow!("{shown}:{line}: {message}"),
+                    None => anyhow::anyhow!("{shown}: {message}"),
+                }
+            }
+            _ => anyhow::Error::new(error),
+        })
     }
 }
 

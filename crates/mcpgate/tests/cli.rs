@@ -213,7 +213,7 @@ fn config_mistakes_name_the_file_line_and_fix() {
         ),
         (
             "[auth.api_keys]\nenvironment = \"Prod\"\npepper = \"env:PEPPER\"\n".to_owned(),
-            vec!["auth.api_keys.environment", "lower-case"],
+            vec!["mcpgate.toml:2:", "auth.api_keys.environment", "lower-case"],
         ),
         (
             "[auth.api_keys]\nenvironment = \"prod\"\npepper = \"correct-horse-battery-staple\"\n"
@@ -236,7 +236,11 @@ fn config_mistakes_name_the_file_line_and_fix() {
             format!(
                 "[backends.inventory]\nspec = \"{spec}\"\n[[authz.tools]]\nbackends = [\"inventroy\"]\nscopes = [\"x\"]\n"
             ),
-            vec!["authz.tools rule #1", "no backend `inventroy`"],
+            vec![
+                "mcpgate.toml:3:",
+                "authz.tools rule #1",
+                "no backend `inventroy`",
+            ],
         ),
         (
             "[store]\nurl = \"postgres://app:hunter2@db.internal/mcpgate\"\n".to_owned(),
@@ -279,7 +283,7 @@ fn config_mistakes_name_the_file_line_and_fix() {
             format!(
                 "[backends.inventory]\nspec = \"{spec}\"\nbase_url = \"http://127.0.0.1:9/?api_key=x\"\n"
             ),
-            vec!["base_url must not have a query"],
+            vec!["mcpgate.toml:3:", "base_url must not have a query"],
         ),
         (
             format!(

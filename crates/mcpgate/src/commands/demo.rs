@@ -85,6 +85,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
         backend_read_only: Default::default(),
         base_dir: ".".into(),
+        config_file: None,
     };
     let assembled =
         assemble::from_parts(&server, audit, Arc::new(LocalUser), vec![backend], &authz)?;

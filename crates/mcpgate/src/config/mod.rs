@@ -5,6 +5,7 @@
 //! setting), and secrets may only be referenced, never written inline.
 
 mod duration;
+pub mod locate;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -507,22 +508,27 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
             message: error.message().trim().to_owned(),
         }
     })?;
-    check(&config).map_err(|message| ConfigError::Invalid {
+    check(&config).map_err(|(key, message)| ConfigError::Invalid {
         path: origin.to_owned(),
-        line: 0,
+        // The key the rule is about (or its section) as written in the file.
+        line: locate::TomlIndex::parse(text, origin)
+            .line(&key)
+            .unwrap_or(0),
         column: 0,
         message,
     })?;
     Ok(config)
 }
 
-/// Rules that span several keys.
-fn check(config: &Config) -> Result<(), String> {
+/// Rules that span several keys. A refusal names the key path it is about
+/// (`backends.shop.base_url`, `auth.jwt[0].issuer`), for its line.
+fn check(config: &Config) -> Result<(), (String, String)> {
+    let at = |key: String| move |message: String| (key, message);
     if !config.server.path.starts_with('/') || config.server.path.len() < 2 {
-        return Err(format!(
+        return Err(at("server.path".into())(format!(
             "server.path `{}` must start with `/` and name a path, e.g. `/mcp`",
             config.server.path
-        ));
+        )));
     }
     if let Some(keys) = &config.auth.api_keys
         && (keys.environment.is_empty()
@@ -532,38 +538,46 @@ fn check(config: &Config) -> Result<(), String> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
     {
-        return Err(format!(
+        return Err(at("auth.api_keys.environment".into())(format!(
             "auth.api_keys.environment `{}` must be 1 to 16 lower-case letters or digits, e.g. `prod`",
             keys.environment
-        ));
+        )));
     }
     let issuers = config
         .auth
         .jwt
         .iter()
-        .map(|i| &i.issuer)
-        .chain(config.auth.introspection.iter().map(|i| &i.issuer));
-    for url in issuers {
+        .enumerate()
+        .map(|(n, i)| (format!("auth.jwt[{n}].issuer"), &i.issuer))
+        .chain(
+            config
+                .auth
+                .introspection
+                .iter()
+                .enumerate()
+                .map(|(n, i)| (format!("auth.introspection[{n}].issuer"), &i.issuer)),
+        );
+    for (key, url) in issuers {
         let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
             || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
             || url.host_str() == Some("localhost");
         if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-            return Err(format!(
+            return Err(at(key)(format!(
                 "auth issuer `{url}` must be an https URL (http is allowed on loopback only)"
-            ));
+            )));
         }
     }
-    for issuer in &config.auth.jwt {
+    for (n, issuer) in config.auth.jwt.iter().enumerate() {
         for algorithm in &issuer.algorithms {
             if ![
                 "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
             ]
             .contains(&algorithm.as_str())
             {
-                return Err(format!(
+                return Err(at(format!("auth.jwt[{n}].algorithms"))(format!(
                     "auth.jwt algorithm `{algorithm}` is not accepted; use RS256, ES256, PS256 or EdDSA \
                      (shared-secret HS* and `none` are never accepted)"
-                ));
+                )));
             }
         }
     }
@@ -575,12 +589,14 @@ fn check(config: &Config) -> Result<(), String> {
             .and_then(|t| t.client_ca.as_ref())
             .is_none()
     {
-        return Err(
+        return Err(at("auth.mutual_tls".into())(
             "auth.mutual_tls needs client certificates: set server.tls.client_ca to the CA that issues them".to_owned(),
-        );
+        ));
     }
     if config.server.page_size == 0 {
-        return Err("server.page_size must be at least 1".to_owned());
+        return Err(at("server.page_size".into())(
+            "server.page_size must be at least 1".to_owned(),
+        ));
     }
     for (name, backend) in &config.backends {
         if name.is_empty()
@@ -588,34 +604,34 @@ fn check(config: &Config) -> Result<(), String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!(
+            return Err(at(format!("backends.{name}"))(format!(
                 "backend name `{name}` may only use letters, digits, `_` and `-`"
-            ));
+            )));
         }
         if !backend
             .tool_prefix
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!(
+            return Err(at(format!("backends.{name}.tool_prefix"))(format!(
                 "backends.{name}.tool_prefix `{}` may only use letters, digits, `_` and `-`",
                 backend.tool_prefix
-            ));
+            )));
         }
         if let Some(url) = &backend.base_url
             && !matches!(url.scheme(), "http" | "https")
         {
-            return Err(format!(
+            return Err(at(format!("backends.{name}.base_url"))(format!(
                 "backends.{name}.base_url must be an http or https URL, not `{url}`"
-            ));
+            )));
         }
         if let Some(url) = &backend.base_url
             && (url.query().is_some() || url.fragment().is_some())
         {
-            return Err(format!(
+            return Err(at(format!("backends.{name}.base_url"))(format!(
                 "backends.{name}.base_url must not have a query or fragment (`{url}`); \
                  a credential in the query goes in `credential = {{ kind = \"query\", ... }}`"
-            ));
+            )));
         }
     }
     Ok(())

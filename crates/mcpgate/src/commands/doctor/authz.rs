@@ -7,10 +7,10 @@ use mcpgate_authz::Policy;
 use mcpgate_core::{AuthMethod, Authorizer, AuthzRequest, Identity, ToolSpec};
 
 use super::finding::Finding;
-use super::locate::TomlIndex;
 use super::specs::Tool;
 use crate::assemble::AuthzParts;
 use crate::cli::Severity;
+use crate::config::locate::TomlIndex;
 use crate::config::{Config, LoadedConfig};
 
 /// Scope segments that grant everything, or administration.

@@ -6,9 +6,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::finding::Finding;
-use super::locate::TomlIndex;
 use crate::cli::Severity;
 use crate::config::LoadedConfig;
+use crate::config::locate::TomlIndex;
 
 /// Above this, clock leeway is no longer about clocks.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);

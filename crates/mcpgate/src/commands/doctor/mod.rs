@@ -12,7 +12,6 @@ mod authz;
 mod config_checks;
 mod finding;
 mod keys;
-mod locate;
 mod report;
 mod secrets;
 mod specs;
@@ -25,10 +24,10 @@ use anyhow::Context;
 use mcpgate_core::Redactor;
 
 use crate::cli::{DoctorArgs, Severity};
+use crate::config::locate::TomlIndex;
 use crate::config::{self, ConfigError, LoadedConfig, parse_duration};
 use crate::outln;
 use finding::Finding;
-use locate::TomlIndex;
 
 pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let rotation_period = parse_duration(&args.rotation_period)

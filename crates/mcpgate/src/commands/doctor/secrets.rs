@@ -9,8 +9,8 @@ use mcpgate_core::Redactor;
 use serde_json::Value;
 
 use super::finding::Finding;
-use super::locate::{TomlIndex, find_line};
 use crate::cli::Severity;
+use crate::config::locate::{TomlIndex, find_line};
 
 /// Config keys whose value is a secret whatever it looks like (the config
 /// parser accepts only `env:`/`file:` references there).

@@ -6,11 +6,11 @@ use mcpgate_core::{Redactor, ToolSpec};
 use mcpgate_openapi::WarningKind;
 
 use super::finding::Finding;
-use super::locate::{TomlIndex, find_line};
 use super::secrets;
 use crate::assemble;
 use crate::cli::Severity;
 use crate::config::LoadedConfig;
+use crate::config::locate::{TomlIndex, find_line};
 
 /// A tool as served, and where its operation is written.
 pub struct Tool {

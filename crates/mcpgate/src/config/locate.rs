@@ -1,4 +1,5 @@
-//! Turning "where" into `file:line`: keys of the config's TOML, and text
+//! Turning "where" into `file:line`: keys of the config's TOML (for errors
+//! from rules that span several keys, and for `mcpgate doctor`), and text
 //! found in other files.
 
 use std::collections::BTreeMap;
@@ -71,15 +72,21 @@ impl TomlIndex {
     /// `file:line` of the key at `path`, or of the nearest enclosing key
     /// written in the file, or just the file.
     pub fn at(&self, path: &str) -> String {
+        match self.line(path) {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        }
+    }
+
+    /// The line of the key at `path`, or of the nearest enclosing key
+    /// written in the file.
+    pub fn line(&self, path: &str) -> Option<usize> {
         let mut path = path;
         loop {
             if let Some(line) = self.lines.get(path) {
-                return format!("{}:{line}", self.file);
+                return Some(*line);
             }
-            match path.rfind(['.', '[']) {
-                Some(cut) => path = &path[..cut],
-                None => return self.file.clone(),
-            }
+            path = &path[..path.rfind(['.', '['])?];
         }
     }
 
