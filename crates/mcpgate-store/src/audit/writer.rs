@@ -108,17 +108,41 @@ impl AuditLog {
     /// Append `entry` and wait until it is committed; returns its sequence
     /// number.
     pub async fn append(&self, entry: AuditEntry) -> Result<i64, AuditError> {
+        self.enqueue(entry).await?.committed().await
+    }
+
+    /// Hand `entry` to the writer without waiting for its commit: returns
+    /// once the entry is queued (waiting only while the queue is full).
+    /// The entry is written whether or not the [`Enqueued`] is awaited; a
+    /// caller that acknowledges anything on the strength of the record
+    /// must await [`Enqueued::committed`] first, as [`AuditLog::append`]
+    /// does. Separate so that the hand-off can be measured on its own.
+    pub async fn enqueue(&self, entry: AuditEntry) -> Result<Enqueued, AuditError> {
         let (done, result) = oneshot::channel();
         self.queue
             .send(Pending { entry, done })
             .await
             .map_err(|_| AuditError::Closed)?;
-        result.await.map_err(|_| AuditError::Closed)?
+        Ok(Enqueued { result })
     }
 
     /// The writer's health.
     pub fn health(&self) -> &AuditHealth {
         &self.health
+    }
+}
+
+/// An entry in the writer's queue, not yet known to be committed.
+#[derive(Debug)]
+#[must_use = "an entry is durable only once `committed` has returned Ok"]
+pub struct Enqueued {
+    result: oneshot::Receiver<Result<i64, AuditError>>,
+}
+
+impl Enqueued {
+    /// Wait until the entry is committed; returns its sequence number.
+    pub async fn committed(self) -> Result<i64, AuditError> {
+        self.result.await.map_err(|_| AuditError::Closed)?
     }
 }
 
