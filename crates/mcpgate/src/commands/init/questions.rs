@@ -112,6 +112,46 @@ fn flag<T>(
         .transpose()
 }
 
+/// One question of `mcpgate init`, and the flag that answers it.
+struct Question {
+    text: &'static str,
+    explain: &'static [&'static str],
+    prompt: &'static str,
+    /// Named when the answer is missing and nobody can be asked.
+    flag: &'static str,
+}
+
+/// One answer: `given` (from its flag) if there is one; else `default`
+/// when the question does not matter (`Some`); else asked with `prompter`;
+/// else `None`, with the flag recorded in `missing`.
+fn answer<T, R: BufRead, W: Write>(
+    given: Option<T>,
+    default: Option<T>,
+    prompter: Option<&mut Prompter<R, W>>,
+    question: Question,
+    parse: impl Fn(&str) -> Result<T, InvalidAnswer>,
+    missing: &mut Vec<&'static str>,
+) -> anyhow::Result<Option<T>> {
+    if given.is_some() {
+        return Ok(given);
+    }
+    if default.is_some() {
+        return Ok(default);
+    }
+    match prompter {
+        Some(p) => Ok(Some(p.ask(
+            question.text,
+            question.explain,
+            question.prompt,
+            parse,
+        )?)),
+        None => {
+            missing.push(question.flag);
+            Ok(None)
+        }
+    }
+}
+
 /// The answers: from the flags, and from `prompter` for those missing (if
 /// there is a terminal). Without one, every missing answer is named.
 pub fn gather<R: BufRead, W: Write>(
@@ -119,49 +159,46 @@ pub fn gather<R: BufRead, W: Write>(
     mut prompter: Option<&mut Prompter<R, W>>,
 ) -> anyhow::Result<Answers> {
     let mut missing: Vec<&str> = Vec::new();
-    let runs = match flag("--runs", &args.runs, parse_runs)? {
-        Some(runs) => Some(runs),
-        None => match prompter.as_deref_mut() {
-            Some(p) => Some(p.ask(
-                "Where will the gateway run?",
-                &[
-                    "local   on this machine, for the person using it",
-                    "remote  on a server, reached over the network",
-                ],
-                "runs [local/remote]",
-                parse_runs,
-            )?),
-            None => {
-                missing.push("--runs local|remote");
-                None
-            }
+    let runs = answer(
+        flag("--runs", &args.runs, parse_runs)?,
+        None,
+        prompter.as_deref_mut(),
+        Question {
+            text: "Where will the gateway run?",
+            explain: &[
+                "local   on this machine, for the person using it",
+                "remote  on a server, reached over the network",
+            ],
+            prompt: "runs [local/remote]",
+            flag: "--runs local|remote",
         },
-    };
-    let users = match flag("--users", &args.users, parse_users)? {
-        Some(users) => Some(users),
-        None => match prompter.as_deref_mut() {
-            Some(p) => Some(p.ask(
-                "Who will use it?",
-                &[
-                    "one        one person",
-                    "team       a team of people in your organisation",
-                    "services   machines only: services, jobs, automation",
-                    "customers  people outside your organisation",
-                ],
-                "users [one/team/services/customers]",
-                parse_users,
-            )?),
-            None => {
-                missing.push("--users one|team|services|customers");
-                None
-            }
+        parse_runs,
+        &mut missing,
+    )?;
+    let users = answer(
+        flag("--users", &args.users, parse_users)?,
+        None,
+        prompter.as_deref_mut(),
+        Question {
+            text: "Who will use it?",
+            explain: &[
+                "one        one person",
+                "team       a team of people in your organisation",
+                "services   machines only: services, jobs, automation",
+                "customers  people outside your organisation",
+            ],
+            prompt: "users [one/team/services/customers]",
+            flag: "--users one|team|services|customers",
         },
-    };
+        parse_users,
+        &mut missing,
+    )?;
     let local_single_user =
         matches!((runs, users), (Some(r), Some(u)) if Answers::is_local_single_user(r, u));
 
-    // One person on their own machine: nothing else changes the answer.
-    let rest_needed = !local_single_user;
+    // One person on their own machine: nothing else changes the answer, so
+    // the other questions take defaults instead of being asked. Every flag
+    // is checked before anything more is asked.
     let on_behalf_of_users = flag(
         "--on-behalf-of-users",
         &args.on_behalf_of_users,
@@ -175,73 +212,63 @@ pub fn gather<R: BufRead, W: Write>(
         }
         None => None,
     };
-    let on_behalf_of_users = match on_behalf_of_users {
-        Some(value) => Some(value),
-        None if !rest_needed => Some(false),
-        None => match prompter.as_deref_mut() {
-            Some(p) => Some(p.ask(
-                "Will calls act on behalf of individual users?",
-                &[
-                    "yes  an agent acts as the person who asked, with that person's rights",
-                    "no   callers act as themselves",
-                ],
-                "on behalf of users [yes/no]",
-                parse_yes_no,
-            )?),
-            None => {
-                missing.push("--on-behalf-of-users yes|no");
-                None
-            }
+    let on_behalf_of_users = answer(
+        on_behalf_of_users,
+        local_single_user.then_some(false),
+        prompter.as_deref_mut(),
+        Question {
+            text: "Will calls act on behalf of individual users?",
+            explain: &[
+                "yes  an agent acts as the person who asked, with that person's rights",
+                "no   callers act as themselves",
+            ],
+            prompt: "on behalf of users [yes/no]",
+            flag: "--on-behalf-of-users yes|no",
         },
-    };
-    let idp = match idp {
-        Some(value) => Some(value),
-        None if !rest_needed => Some(None),
-        None => match prompter.as_deref_mut() {
-            Some(p) => Some(p.ask(
-                "Do you have an identity provider (Okta, Entra ID, Keycloak, Auth0, Google, ...)?",
-                &["Give its issuer URL, e.g. https://login.example.com/realms/acme, or `none`."],
-                "identity provider [URL/none]",
-                parse_idp,
-            )?),
-            None => {
-                missing.push("--idp URL|none");
-                None
-            }
+        parse_yes_no,
+        &mut missing,
+    )?;
+    let idp = answer(
+        idp,
+        local_single_user.then_some(None),
+        prompter.as_deref_mut(),
+        Question {
+            text: "Do you have an identity provider (Okta, Entra ID, Keycloak, Auth0, Google, ...)?",
+            explain: &[
+                "Give its issuer URL, e.g. https://login.example.com/realms/acme, or `none`.",
+            ],
+            prompt: "identity provider [URL/none]",
+            flag: "--idp URL|none",
         },
-    };
-    let certificates = match certificates {
-        Some(value) => Some(value),
-        None if !rest_needed => Some(false),
-        None => match prompter.as_deref_mut() {
-            Some(p) => Some(p.ask(
-                "Does compliance require certificate (mutual TLS) authentication of clients?",
-                &[],
-                "certificates [yes/no]",
-                parse_yes_no,
-            )?),
-            None => {
-                missing.push("--certificates yes|no");
-                None
-            }
+        parse_idp,
+        &mut missing,
+    )?;
+    let certificates = answer(
+        certificates,
+        local_single_user.then_some(false),
+        prompter.as_deref_mut(),
+        Question {
+            text: "Does compliance require certificate (mutual TLS) authentication of clients?",
+            explain: &[],
+            prompt: "certificates [yes/no]",
+            flag: "--certificates yes|no",
         },
-    };
-    let clients = match clients {
-        Some(value) => Some(value),
-        None if !rest_needed => Some(1),
-        None => match prompter {
-            Some(p) => Some(p.ask(
-                "Roughly how many client applications or agents will call it?",
-                &[],
-                "clients [number]",
-                parse_clients,
-            )?),
-            None => {
-                missing.push("--clients N");
-                None
-            }
+        parse_yes_no,
+        &mut missing,
+    )?;
+    let clients = answer(
+        clients,
+        local_single_user.then_some(1),
+        prompter,
+        Question {
+            text: "Roughly how many client applications or agents will call it?",
+            explain: &[],
+            prompt: "clients [number]",
+            flag: "--clients N",
         },
-    };
+        parse_clients,
+        &mut missing,
+    )?;
     if !missing.is_empty() {
         let why = if args.no_input {
             "--no-input was given"
