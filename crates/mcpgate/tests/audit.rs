@@ -6,31 +6,9 @@ mod common;
 
 use common::{
     DemoBackend, Gateway, demo_config, free_port, random_token, run_mcpgate, run_node_client,
-    write_config,
+    sqlite, write_config,
 };
 use serde_json::Value;
-
-/// Run `statements` against the SQLite file, as an attacker with database
-/// access (or a failing disk) would.
-fn sqlite(path: &std::path::Path, statements: &[&str]) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection;
-        let mut connection =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-        for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
-    });
-}
 
 /// A gateway over the demo API whose config adds `extra`; returns what the
 /// tests need to drive and inspect it.

@@ -22,19 +22,11 @@ fn default_mode_config(port: u16, api: &DemoBackend) -> String {
     config.replace("read_only = false\n", "")
 }
 
-fn audit_records(config: &Path) -> Vec<Value> {
-    let (ok, out) = run_mcpgate(&["audit", "export", "--config", config.to_str().unwrap()]);
-    assert!(ok, "audit export failed:\n{out}");
-    out.lines()
-        .filter(|line| line.starts_with('{'))
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["record"].clone())
-        .collect()
-}
-
 /// (tool, decision, reason kind) of every audited `tools/call`, in order.
 fn audited_calls(config: &Path) -> Vec<(String, String, String)> {
-    audit_records(config)
+    audit_export(config)
         .iter()
+        .map(|line| &line["record"])
         .filter(|r| r["method"] == "tools/call")
         .map(|r| {
             (

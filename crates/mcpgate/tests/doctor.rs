@@ -439,25 +439,3 @@ fn a_missing_config_or_a_bad_rotation_period_is_an_error() {
     assert!(!ok);
     assert!(out.contains("--rotation-period"), "{out}");
 }
-
-/// Run `statements` against a SQLite file, as an operator with database
-/// access would.
-fn sqlite(path: &Path, statements: &[&str]) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection;
-        let mut connection =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-        for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
-    });
-}

@@ -23,8 +23,8 @@ use common::raw_http::{self, Http, Reply, call_tool, list_tools, reply_tool_name
 use std::time::Duration;
 
 use common::{
-    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, random_token, run_mcpgate,
-    run_node_client, write_config,
+    DEMO_TOOLS, DemoBackend, Gateway, audit_export, audit_export_text, demo_config, free_port,
+    random_token, run_node_client, write_config,
 };
 use serde_json::{Value, json};
 
@@ -103,7 +103,7 @@ fn opaque_tokens_work_with_the_official_client() {
     assert_ne!(reply.result()["isError"], true, "{reply:?}");
 
     // Every call is audited under the token's subject, as OAuth.
-    let audit = setup.audit_export();
+    let audit = audit_export(&setup.config);
     let calls: Vec<&Value> = audit
         .iter()
         .map(|line| &line["record"])
@@ -338,7 +338,7 @@ fn no_secret_or_token_in_the_trace_log() {
         log.contains("TRACE") || log.contains("trace"),
         "RUST_LOG=trace produced no trace lines:\n{log}"
     );
-    let audit = setup.audit_lines();
+    let audit = audit_export_text(&setup.config);
     assert!(audit.contains("getItem"), "the audit log is missing calls");
     let (_, secret) = setup.idp.client("gateway");
     let mut needles: Vec<(&str, &str)> = vec![("the introspection client secret", &secret)];
@@ -430,26 +430,6 @@ impl Setup {
             config,
             _dir: dir,
         }
-    }
-
-    /// `mcpgate audit export --config F`, as text.
-    fn audit_lines(&self) -> String {
-        let (ok, out) =
-            run_mcpgate(&["audit", "export", "--config", self.config.to_str().unwrap()]);
-        assert!(ok, "audit export failed:\n{out}");
-        out
-    }
-
-    /// `mcpgate audit export`, one JSON value per line.
-    fn audit_export(&self) -> Vec<Value> {
-        self.audit_lines()
-            .lines()
-            .filter(|line| line.starts_with('{'))
-            .map(|line| {
-                serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
-            })
-            .collect()
     }
 }
 

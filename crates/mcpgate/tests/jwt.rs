@@ -30,8 +30,8 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    DEMO_TOOLS, DemoBackend, Gateway, demo_config, free_port, mcpgate_bin, run_mcpgate,
-    run_node_client, run_python_client, write_config,
+    DEMO_TOOLS, DemoBackend, Gateway, audit_export, audit_export_text, demo_config, free_port,
+    mcpgate_bin, run_node_client, run_python_client, write_config,
 };
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -125,7 +125,7 @@ fn real_idp_tokens_work_with_real_clients() {
     );
 
     // Every call is audited under the token's subject, as a JWT.
-    let audit = setup.audit_export();
+    let audit = audit_export(&setup.config);
     let calls: Vec<&Value> = audit
         .iter()
         .map(|line| &line["record"])
@@ -666,7 +666,7 @@ fn no_token_in_any_log_line() {
         log.contains("TRACE") || log.contains("trace"),
         "RUST_LOG=trace produced no trace lines:\n{log}"
     );
-    let audit = setup.audit_lines();
+    let audit = audit_export_text(&setup.config);
     assert!(audit.contains("log-test"), "the audit log is missing calls");
     for token in [
         &good_rs,
@@ -809,26 +809,6 @@ impl Setup {
 
     fn challenge_invalid(&self) -> String {
         format!(r#"{}, error="invalid_token""#, self.challenge_missing())
-    }
-
-    /// `mcpgate audit export --config F`, as text.
-    fn audit_lines(&self) -> String {
-        let (ok, out) =
-            run_mcpgate(&["audit", "export", "--config", self.config.to_str().unwrap()]);
-        assert!(ok, "audit export failed:\n{out}");
-        out
-    }
-
-    /// `mcpgate audit export`, one JSON value per line.
-    fn audit_export(&self) -> Vec<Value> {
-        self.audit_lines()
-            .lines()
-            .filter(|line| line.starts_with('{'))
-            .map(|line| {
-                serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
-            })
-            .collect()
     }
 }
 

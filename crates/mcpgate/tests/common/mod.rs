@@ -434,6 +434,47 @@ pub fn run_mcpgate(args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// `mcpgate audit export --config CONFIG`, as text; it must succeed.
+pub fn audit_export_text(config: &Path) -> String {
+    let (ok, out) = run_mcpgate(&["audit", "export", "--config", config.to_str().unwrap()]);
+    assert!(ok, "audit export failed:\n{out}");
+    out
+}
+
+/// `mcpgate audit export --config CONFIG`, one JSON value per line.
+pub fn audit_export(config: &Path) -> Vec<Value> {
+    audit_export_text(config)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
+/// Run `statements` against a SQLite file, as someone with access to the
+/// database (an attacker, a failing disk, an operator) would.
+pub fn sqlite(path: &Path, statements: &[&str]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut connection =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+    });
+}
+
 /// The tool names a driver listed, sorted.
 pub fn sorted_tool_names(out: &Value) -> Vec<String> {
     let mut names: Vec<String> = out["tools"]
