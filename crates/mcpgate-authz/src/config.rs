@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mcpgate_core::parse_duration;
 use serde::Deserialize;
 
 /// The `[authz]` section.
@@ -158,31 +159,6 @@ pub enum RateLimitKey {
     IdentityAndTool,
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, `1d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. `30s`, `5m` or `1h`"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        "d" => number * 86_400,
-        _ => {
-            return Err(format!(
-                "`{text}` has no known unit; write e.g. `30s`, `5m` or `1h`"
-            ));
-        }
-    };
-    Ok(Duration::from_secs(seconds))
-}
-
 fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Duration, D::Error> {
@@ -200,5 +176,9 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("1 fortnight").is_err());
         assert!(parse_duration("m").is_err());
+        assert!(
+            parse_duration("999999999999999999d").is_err(),
+            "too long, not an overflow"
+        );
     }
 }

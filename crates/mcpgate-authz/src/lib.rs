@@ -70,7 +70,6 @@ mod scopes;
 pub use cedar::{PolicyError, SCHEMA};
 pub use config::{
     AuthzConfig, RateLimitConfig, RateLimitKey, RoleConfig, ToolKind, ToolRule, UnscopedTools,
-    parse_duration,
 };
 pub use explain::Explanation;
 pub use glob::glob_matches;

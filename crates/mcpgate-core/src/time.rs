@@ -1,6 +1,44 @@
-//! Timestamps as RFC 3339 text, without a date-time crate for one format.
+//! Timestamps as RFC 3339 text, without a date-time crate for one format,
+//! and durations as people write them in configs (`30s`, `90d`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Parse a duration written as `500ms`, `30s`, `5m`, `2h` or `7d`: digits,
+/// then one unit, nothing else. Too large a value is an error, not an
+/// overflow.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(mcpgate_core::parse_duration("5m"), Ok(Duration::from_secs(300)));
+/// assert!(mcpgate_core::parse_duration("5 minutes").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. `500ms`, `30s`, `5m`, `2h` or `7d`")
+    })?;
+    let too_long = || format!("`{text}` is too long a duration");
+    let seconds = |factor: u64| {
+        value
+            .checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(too_long)
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        "d" => seconds(86_400),
+        _ => Err(format!(
+            "`{text}` has no known unit; write e.g. `500ms`, `30s`, `5m`, `2h` or `7d`"
+        )),
+    }
+}
 
 /// `time` in UTC as RFC 3339 with milliseconds, e.g.
 /// `2025-01-01T12:00:00.250Z`. Times before 1970 print as the epoch.

@@ -4,34 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, de};
 
-/// Parse a duration such as `30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration; write e.g. `500ms`, `30s`, `5m`, `2h` or `7d`")
-    })?;
-    let too_long = || format!("`{text}` is too long a duration");
-    let seconds = |factor: u64| {
-        value
-            .checked_mul(factor)
-            .map(Duration::from_secs)
-            .ok_or_else(too_long)
-    };
-    match unit {
-        "ms" => Ok(Duration::from_millis(value)),
-        "s" => seconds(1),
-        "m" => seconds(60),
-        "h" => seconds(3600),
-        "d" => seconds(86_400),
-        _ => Err(format!(
-            "`{text}` has no known unit; write e.g. `500ms`, `30s`, `5m`, `2h` or `7d`"
-        )),
-    }
-}
+pub use mcpgate_core::parse_duration;
 
 pub(super) fn deserialize<'de, D: Deserializer<'de>>(
     deserializer: D,

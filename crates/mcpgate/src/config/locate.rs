@@ -103,12 +103,7 @@ impl TomlIndex {
 
 /// The 1-based line of byte `offset` in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    let offset = offset.min(text.len());
-    text.as_bytes()[..offset]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    super::line_and_column(text, offset).0
 }
 
 /// The line where `needle` first occurs in `text`.

@@ -637,11 +637,14 @@ fn check(config: &Config) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// 1-based line and column (in bytes) of byte `offset` in `text`; an
+/// offset past the end means the end.
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     let column = before
-        .rfind('\n')
+        .iter()
+        .rposition(|&b| b == b'\n')
         .map_or(before.len(), |i| before.len() - i - 1)
         + 1;
     (line, column)
