@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use futures::future::BoxFuture;
-use mcpgate_core::ToolOutput;
+use mcpgate_core::{ToolAnnotations, ToolOutput, ToolSpec};
 use mcpgate_openapi::{HttpExecutor, HttpOperation};
 use serde_json::{Map, Value};
 
@@ -49,5 +49,73 @@ impl Backend for OpenApiBackend {
                 }
             }
         })
+    }
+}
+
+/// A backend inside the gateway's own process whose one tool, `echo`,
+/// answers with its arguments. It reaches nothing, so it measures the
+/// gateway alone (the load benchmark compares it with a bare MCP server)
+/// and lets an authentication and authorization setup be tried before any
+/// API is connected.
+pub struct EchoBackend;
+
+impl EchoBackend {
+    /// The name of its one tool (before any prefix).
+    pub const TOOL: &'static str = "echo";
+
+    /// Its one tool, served by the backend named `backend`. It declares no
+    /// security requirement, so `[authz]` decides what it needs.
+    pub fn tool_spec(backend: &str) -> ToolSpec {
+        let mut input_schema = Map::new();
+        input_schema.insert("type".into(), Value::from("object"));
+        ToolSpec {
+            name: Self::TOOL.to_owned(),
+            title: Some("Echo".to_owned()),
+            description: Some("Answers with the arguments it was called with.".to_owned()),
+            input_schema,
+            annotations: ToolAnnotations {
+                read_only_hint: Some(true),
+                destructive_hint: Some(false),
+                idempotent_hint: Some(true),
+                open_world_hint: Some(false),
+            },
+            security: Vec::new(),
+            backend: backend.to_owned(),
+            accepted_auth: None,
+            http_method: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+impl Backend for EchoBackend {
+    fn call<'a>(
+        &'a self,
+        _tool: &'a str,
+        arguments: &'a Map<String, Value>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        let echoed = Value::Object(arguments.clone());
+        Box::pin(std::future::ready(ToolOutput {
+            text: echoed.to_string(),
+            structured: Some(echoed),
+            is_error: false,
+            backend_status: None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn echo_answers_with_its_arguments() {
+        let arguments: Map<String, Value> =
+            serde_json::from_str(r#"{"a": 1, "b": ["x"]}"#).unwrap();
+        let output = EchoBackend.call("echo", &arguments).await;
+        assert!(!output.is_error);
+        assert_eq!(output.structured, Some(Value::Object(arguments)));
+        assert_eq!(output.text, r#"{"a":1,"b":["x"]}"#);
+        assert!(EchoBackend::tool_spec("bench").is_known_read_only());
     }
 }

@@ -27,6 +27,6 @@ pub mod tls;
 mod validate;
 
 pub use audit::{AuditSink, AuditUnavailable, LogAuditSink, StoreAuditSink};
-pub use backend::{Backend, OpenApiBackend};
+pub use backend::{Backend, EchoBackend, OpenApiBackend};
 pub use catalog::{Catalog, CatalogError};
 pub use gateway::{CallContext, CallError, Gateway, GatewayOptions, ToolPage};

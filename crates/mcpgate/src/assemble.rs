@@ -10,12 +10,14 @@ use mcpgate_auth::{Authenticator, LocalUser};
 use mcpgate_authz::{AuthzConfig, Policy, PolicyInputs, Reloadable};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
 use mcpgate_server::http::{HttpOptions, ProtectedResource};
-use mcpgate_server::{Catalog, Gateway, GatewayOptions, OpenApiBackend};
+use mcpgate_server::{Catalog, EchoBackend, Gateway, GatewayOptions, OpenApiBackend};
 use url::Url;
 
 use crate::audit_setup::{AuditParts, AuditRuntime};
 use crate::auth_setup;
-use crate::config::{AcceptedAuth, BackendConfig, CredentialConfig, LoadedConfig, ServerConfig};
+use crate::config::{
+    AcceptedAuth, BackendConfig, BackendKind, CredentialConfig, LoadedConfig, ServerConfig,
+};
 
 /// Largest spec accepted from a URL.
 const MAX_SPEC_BYTES: usize = 64 * 1024 * 1024;
@@ -24,6 +26,24 @@ const MAX_SPEC_BYTES: usize = 64 * 1024 * 1024;
 pub struct BackendParts {
     /// Its name in the config.
     pub name: String,
+    /// Prefix for its tool names.
+    pub tool_prefix: String,
+    /// How callers of its tools must have authenticated.
+    pub accepted_auth: AcceptedAuth,
+    /// What serves its tools.
+    pub source: BackendSource,
+}
+
+/// What serves a backend's tools.
+pub enum BackendSource {
+    /// A REST API, from its imported spec.
+    OpenApi(Box<OpenApiParts>),
+    /// The built-in echo tool.
+    Echo,
+}
+
+/// A REST API ready to be called.
+pub struct OpenApiParts {
     /// The imported spec.
     pub import: Import,
     /// Where calls go.
@@ -34,17 +54,6 @@ pub struct BackendParts {
     pub timeout: Duration,
     /// Response size limit.
     pub max_response_bytes: usize,
-    /// Prefix for its tool names.
-    pub tool_prefix: String,
-    /// How callers of its tools must have authenticated.
-    pub accepted_auth: AcceptedAuth,
-}
-
-impl BackendParts {
-    /// An imported tool as the gateway offers it.
-    fn finish(&self, spec: mcpgate_core::ToolSpec) -> anyhow::Result<mcpgate_core::ToolSpec> {
-        finish_spec(&self.name, &self.tool_prefix, &self.accepted_auth, spec)
-    }
 }
 
 /// An imported tool as the gateway offers it: named with the backend's
@@ -78,6 +87,15 @@ pub(crate) fn finish_spec(
 pub async fn tools_of(loaded: &LoadedConfig) -> anyhow::Result<Vec<mcpgate_core::ToolSpec>> {
     let mut tools = Vec::new();
     for (name, backend) in &loaded.config.backends {
+        if backend.kind == BackendKind::Echo {
+            tools.push(finish_spec(
+                name,
+                &backend.tool_prefix,
+                &backend.accepted_auth,
+                EchoBackend::tool_spec(name),
+            )?);
+            continue;
+        }
         let context = || format!("{}: backends.{name}", loaded.path.display());
         // Only the spec: the backend's credential is not needed to know its tools.
         let text = read_spec(&backend.spec, loaded.base_dir())
@@ -237,30 +255,44 @@ pub fn from_parts(
 ) -> anyhow::Result<Assembled> {
     let mut catalog = Catalog::new();
     let mut warnings = Vec::new();
-    for mut backend in backends {
-        warnings.extend(
-            backend
-                .import
-                .warnings
-                .iter()
-                .map(|w| format!("backends.{}: {w}", backend.name)),
-        );
-        let executor = HttpExecutor::new(ExecutorConfig {
-            base_url: backend.base_url.clone(),
-            credential: backend.credential.take(),
-            timeout: backend.timeout,
-            max_response_bytes: backend.max_response_bytes,
-        })
-        .context("cannot create the HTTP client")?;
-        let mut operations = HashMap::new();
-        let mut specs = Vec::new();
-        for tool in std::mem::take(&mut backend.import.tools) {
-            let spec = backend.finish(tool.spec)?;
-            operations.insert(spec.name.clone(), tool.operation);
-            specs.push(spec);
-        }
-        let served: Arc<dyn mcpgate_server::Backend> =
-            Arc::new(OpenApiBackend::new(executor, operations));
+    for backend in backends {
+        let finish = |spec| {
+            finish_spec(
+                &backend.name,
+                &backend.tool_prefix,
+                &backend.accepted_auth,
+                spec,
+            )
+        };
+        let (served, specs): (Arc<dyn mcpgate_server::Backend>, Vec<_>) = match backend.source {
+            BackendSource::Echo => (
+                Arc::new(EchoBackend),
+                vec![finish(EchoBackend::tool_spec(&backend.name))?],
+            ),
+            BackendSource::OpenApi(api) => {
+                warnings.extend(
+                    api.import
+                        .warnings
+                        .iter()
+                        .map(|w| format!("backends.{}: {w}", backend.name)),
+                );
+                let executor = HttpExecutor::new(ExecutorConfig {
+                    base_url: api.base_url,
+                    credential: api.credential,
+                    timeout: api.timeout,
+                    max_response_bytes: api.max_response_bytes,
+                })
+                .context("cannot create the HTTP client")?;
+                let mut operations = HashMap::new();
+                let mut specs = Vec::new();
+                for tool in api.import.tools {
+                    let spec = finish(tool.spec)?;
+                    operations.insert(spec.name.clone(), tool.operation);
+                    specs.push(spec);
+                }
+                (Arc::new(OpenApiBackend::new(executor, operations)), specs)
+            }
+        };
         for spec in specs {
             catalog.add(spec, served.clone())?;
         }
@@ -366,6 +398,25 @@ async fn backend_parts(
     backend: &BackendConfig,
     base_dir: &Path,
 ) -> anyhow::Result<BackendParts> {
+    let source = match backend.kind {
+        BackendKind::Echo => BackendSource::Echo,
+        BackendKind::Openapi => {
+            BackendSource::OpenApi(Box::new(openapi_parts(name, backend, base_dir).await?))
+        }
+    };
+    Ok(BackendParts {
+        name: name.to_owned(),
+        tool_prefix: backend.tool_prefix.clone(),
+        accepted_auth: backend.accepted_auth.clone(),
+        source,
+    })
+}
+
+async fn openapi_parts(
+    name: &str,
+    backend: &BackendConfig,
+    base_dir: &Path,
+) -> anyhow::Result<OpenApiParts> {
     let text = read_spec(&backend.spec, base_dir).await?;
     let import = mcpgate_openapi::import_str(&text, name)
         .with_context(|| format!("spec {}", backend.spec))?;
@@ -389,15 +440,12 @@ async fn backend_parts(
         .map(|c| resolve_credential(c, base_dir))
         .transpose()
         .context("credential")?;
-    Ok(BackendParts {
-        name: name.to_owned(),
+    Ok(OpenApiParts {
         import,
         base_url,
         credential,
         timeout: backend.timeout,
         max_response_bytes: backend.max_response_bytes,
-        tool_prefix: backend.tool_prefix.clone(),
-        accepted_auth: backend.accepted_auth.clone(),
     })
 }
 

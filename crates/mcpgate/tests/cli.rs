@@ -296,6 +296,22 @@ fn config_mistakes_name_the_file_line_and_fix() {
             "[backends.inventory]\nspec = \"relative-server.json\"\n".to_owned(),
             vec!["backends.inventory", "\"/api/v1\"", "set base_url"],
         ),
+        (
+            "[backends.inventory]\ntimeout = \"5s\"\n".to_owned(),
+            vec!["mcpgate.toml:1:", "backends.inventory needs `spec"],
+        ),
+        (
+            "[backends.bench]\nkind = \"echo\"\nbase_url = \"http://127.0.0.1:9\"\n".to_owned(),
+            vec![
+                "mcpgate.toml:3:",
+                "an echo backend reaches no API",
+                "remove `base_url`",
+            ],
+        ),
+        (
+            "[backends.bench]\nkind = \"ecko\"\n".to_owned(),
+            vec!["mcpgate.toml:2:", "unknown variant `ecko`", "`echo`"],
+        ),
     ];
     for (config, mentions) in cases {
         let (ok, output) = check(&config);

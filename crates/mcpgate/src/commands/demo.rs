@@ -15,7 +15,7 @@ use mcpgate_store::audit::AuditLogOptions;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::assemble::{self, BackendParts};
+use crate::assemble::{self, BackendParts, BackendSource, OpenApiParts};
 use crate::audit_setup::AuditParts;
 use crate::cli::DemoArgs;
 use crate::commands::serve::{bind, serve_http, serve_stdio};
@@ -38,16 +38,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .context("the demo's own OpenAPI file does not import")?;
     let backend = BackendParts {
         name: "inventory".to_owned(),
-        import,
-        base_url: Url::parse(&format!("http://{api_addr}"))?,
-        credential: Some(BackendCredential::Header {
-            name: "X-Demo-Key".to_owned(),
-            value: SecretString::from(api_key),
-        }),
-        timeout: Duration::from_secs(10),
-        max_response_bytes: 1024 * 1024,
         tool_prefix: String::new(),
         accepted_auth: Default::default(),
+        source: BackendSource::OpenApi(Box::new(OpenApiParts {
+            import,
+            base_url: Url::parse(&format!("http://{api_addr}"))?,
+            credential: Some(BackendCredential::Header {
+                name: "X-Demo-Key".to_owned(),
+                value: SecretString::from(api_key),
+            }),
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+        })),
     };
     let listener = if args.stdio {
         None

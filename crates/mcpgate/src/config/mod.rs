@@ -326,11 +326,17 @@ pub struct ApiKeysConfig {
     pub pepper: SecretRef,
 }
 
-/// `[backends.NAME]`: one REST API described by OpenAPI.
+/// `[backends.NAME]`: one REST API described by OpenAPI, or the built-in
+/// echo backend.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
-    /// The OpenAPI file (relative to the config file) or an http(s) URL.
+    /// What serves the tools; `openapi` unless set.
+    #[serde(default)]
+    pub kind: BackendKind,
+    /// The OpenAPI file (relative to the config file) or an http(s) URL;
+    /// required for `kind = "openapi"`.
+    #[serde(default)]
     pub spec: String,
     /// The API's base URL; defaults to the spec's first absolute server.
     pub base_url: Option<url::Url>,
@@ -353,6 +359,19 @@ pub struct BackendConfig {
     pub accepted_auth: AcceptedAuth,
     /// Read-only mode for this backend's tools, overriding `authz.read_only`.
     pub read_only: Option<bool>,
+}
+
+/// `backends.NAME.kind`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// A REST API described by its OpenAPI document (`spec`).
+    #[default]
+    Openapi,
+    /// One tool, `echo`, answered inside the gateway with its arguments:
+    /// for trying an auth setup before an API is connected, and for the
+    /// load benchmark. It takes no `spec`, `base_url` or `credential`.
+    Echo,
 }
 
 /// `[backends.NAME.accepted_auth]`: e.g. read tools accept API keys, tools
@@ -592,6 +611,28 @@ fn check(config: &Config) -> Result<(), (String, String)> {
         return Err(at("auth.mutual_tls".into())(
             "auth.mutual_tls needs client certificates: set server.tls.client_ca to the CA that issues them".to_owned(),
         ));
+    }
+    for (name, backend) in &config.backends {
+        match backend.kind {
+            BackendKind::Openapi if backend.spec.is_empty() => {
+                return Err(at(format!("backends.{name}"))(format!(
+                    "backends.{name} needs `spec = \"openapi.yaml\"`: the API's OpenAPI document (a file next to the config, or an http(s) URL)"
+                )));
+            }
+            BackendKind::Echo => {
+                let set = [
+                    ("spec", !backend.spec.is_empty()),
+                    ("base_url", backend.base_url.is_some()),
+                    ("credential", backend.credential.is_some()),
+                ];
+                if let Some((key, _)) = set.iter().find(|(_, set)| *set) {
+                    return Err(at(format!("backends.{name}.{key}"))(format!(
+                        "backends.{name}.{key}: an echo backend reaches no API; remove `{key}` or set `kind = \"openapi\"`"
+                    )));
+                }
+            }
+            BackendKind::Openapi => {}
+        }
     }
     if config.server.page_size == 0 {
         return Err(at("server.page_size".into())(

@@ -9,8 +9,8 @@ use super::finding::Finding;
 use super::secrets;
 use crate::assemble;
 use crate::cli::Severity;
-use crate::config::LoadedConfig;
 use crate::config::locate::{TomlIndex, find_line};
+use crate::config::{BackendKind, LoadedConfig};
 
 /// A tool as served, and where its operation is written.
 pub struct Tool {
@@ -41,6 +41,10 @@ pub async fn check(loaded: &LoadedConfig, index: &TomlIndex, redactor: &Redactor
         complete: true,
     };
     for (name, backend) in &loaded.config.backends {
+        // The echo backend has no spec, and its one tool writes nothing.
+        if backend.kind == BackendKind::Echo {
+            continue;
+        }
         let spec_name =
             if backend.spec.starts_with("http://") || backend.spec.starts_with("https://") {
                 backend.spec.clone()
