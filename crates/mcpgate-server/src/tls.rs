@@ -99,6 +99,11 @@ pub async fn serve(
                 }
             },
         };
+        // Streamed answers would otherwise wait for the client's delayed
+        // ACK (Nagle's algorithm), some 40 ms.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
         let (acceptor, router, shutdown) = (acceptor.clone(), router.clone(), shutdown.clone());
         connections.spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

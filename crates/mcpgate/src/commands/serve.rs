@@ -175,7 +175,14 @@ pub async fn serve_http(
                 .context("the HTTPS server failed")
         }
         None => axum::serve(
-            listener,
+            // Answers are streamed (SSE) in several writes: without
+            // TCP_NODELAY, Nagle's algorithm holds the last one back until
+            // the client's delayed ACK, some 40 ms later.
+            axum::serve::ListenerExt::tap_io(listener, |stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            }),
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(on_signal)
