@@ -53,13 +53,34 @@ pub fn format_rfc3339(time: SystemTime) -> String {
     let secs = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let secs_of_day = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+    let (hour, minute, second) = (
         secs_of_day / 3600,
         secs_of_day % 3600 / 60,
         secs_of_day % 60,
-        since_epoch.subsec_millis()
-    )
+    );
+    let millis = u64::from(since_epoch.subsec_millis());
+    if year > 9999 {
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z"
+        );
+    }
+    // Every audit record formats its time twice on the call's path; filling
+    // a fixed template costs a small fraction of `format!`'s machinery.
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, hour);
+    put(14, 2, minute);
+    put(17, 2, second);
+    put(20, 3, millis);
+    text.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Parse an RFC 3339 time (`2025-01-01T12:00:00Z`, with optional
@@ -186,6 +207,27 @@ mod tests {
             format_rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
             "1970-01-01T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn the_template_writes_what_format_would() {
+        // Every day from 1970 to past 2400 (leap rules of 2000 and 2100),
+        // at a time and milliseconds that vary with it; then past 9999.
+        for day in (0..157_000u64).step_by(7) {
+            let secs = day * 86_400 + (day * 7919) % 86_400;
+            let millis = day % 1000;
+            let time = UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
+            let (year, month, date) = civil_from_days(day);
+            let of_day = secs % 86_400;
+            let expected = format!(
+                "{year:04}-{month:02}-{date:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+                of_day / 3600,
+                of_day % 3600 / 60,
+                of_day % 60
+            );
+            assert_eq!(format_rfc3339(time), expected);
+        }
+        assert_eq!(at(253_402_300_800), "10000-01-01T00:00:00.000Z");
     }
 
     #[test]
