@@ -50,7 +50,7 @@ fn log_event(body: &str) {
 
 /// The store's copy in the log: at debug level, as the record is already
 /// durable and `audit.jsonl` streams it for log shippers. At info level this
-/// line, written to stderr on every call, cost about 5 % of the gateway's
+/// line, written to stderr on every call, cost 5–13 % of the gateway's
 /// throughput under load (BENCHMARKS.md, "Load").
 fn log_committed_event(seq: i64, body: &str) {
     tracing::debug!(target: "mcpgate::audit", seq, event = %body, "audit");
