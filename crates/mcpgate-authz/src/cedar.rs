@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn calendar() {
-        use crate::eval::civil_from_days;
+        use mcpgate_core::civil_from_days;
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_415), (2025, 11, 23));
         assert_eq!(parse_utc_offset("+01:30"), Ok(90));

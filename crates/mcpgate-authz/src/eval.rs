@@ -493,7 +493,7 @@ fn time_record(time: SystemTime, offset_minutes: i64) -> Value {
     let seconds_of_day = local.rem_euclid(86_400);
     // 1970-01-01 was a Thursday (4 with Monday = 1).
     let weekday = (days + 3).rem_euclid(7) + 1;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = mcpgate_core::civil_from_days(days);
     Value::record(
         [
             ("hour", Value::from(seconds_of_day / 3600)),
@@ -507,19 +507,4 @@ fn time_record(time: SystemTime, offset_minutes: i64) -> Value {
         ],
         None,
     )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's algorithm).
-pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }

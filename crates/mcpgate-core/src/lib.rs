@@ -34,5 +34,5 @@ pub use decision::{Decision, DenyReason};
 pub use identity::{AuthMethod, Identity};
 pub use output::ToolOutput;
 pub use redact::{REDACTED, Redactor};
-pub use time::{format_rfc3339, parse_duration, parse_rfc3339};
+pub use time::{civil_from_days, format_rfc3339, parse_duration, parse_rfc3339};
 pub use tool::{SecurityRequirement, ToolAnnotations, ToolSpec, is_valid_tool_name};

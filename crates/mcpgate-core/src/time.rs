@@ -51,7 +51,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn format_rfc3339(time: SystemTime) -> String {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since_epoch.as_secs();
-    let (year, month, day) = civil_from_days(secs / 86_400);
+    // Whole days since 1970 are not negative here (earlier times print as
+    // the epoch), so neither is any part of the date.
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let (year, month, day) = (year as u64, month as u64, day as u64);
     let secs_of_day = secs % 86_400;
     let (hour, minute, second) = (
         secs_of_day / 3600,
@@ -171,19 +174,24 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
     (era * 146_097 + day_of_era).checked_sub(719_468)
 }
 
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`, for non-negative days).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// Days since 1970-01-01 (negative before) → (year, month, day) in the
+/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
+///
+/// ```
+/// assert_eq!(mcpgate_core::civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(mcpgate_core::civil_from_days(-1), (1969, 12, 31));
+/// ```
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
     let year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 
@@ -217,7 +225,7 @@ mod tests {
             let secs = day * 86_400 + (day * 7919) % 86_400;
             let millis = day % 1000;
             let time = UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
-            let (year, month, date) = civil_from_days(day);
+            let (year, month, date) = civil_from_days(day as i64);
             let of_day = secs % 86_400;
             let expected = format!(
                 "{year:04}-{month:02}-{date:02}T{:02}:{:02}:{:02}.{millis:03}Z",
