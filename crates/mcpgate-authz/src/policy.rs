@@ -484,37 +484,25 @@ impl Policy {
                 .iter()
                 .copied()
                 .filter(|&index| caller.policies[index as usize]);
+            let call = Call {
+                identity,
+                caller: caller_entity,
+                tool: entity,
+                arguments: request.arguments,
+                source: request.source,
+                time: request.time,
+            };
             let verdict = if tool.cedar_applicable.is_empty() {
                 Verdict::Allowed
             } else {
-                cedar.evaluation.evaluate(
-                    Call {
-                        identity,
-                        caller: caller_entity,
-                        tool: entity,
-                        arguments: request.arguments,
-                        source: request.source,
-                        time: request.time,
-                    },
-                    applicable,
-                )
+                cedar.evaluation.evaluate(call, applicable)
             };
             // Debug builds (every test) check that leaving out the policies
             // found not to apply at compile time changed nothing.
             #[cfg(debug_assertions)]
             {
                 let every = 0..cedar.evaluation.forbids.len() as u32;
-                let unpruned = cedar.evaluation.evaluate(
-                    Call {
-                        identity,
-                        caller: caller_entity,
-                        tool: entity,
-                        arguments: request.arguments,
-                        source: request.source,
-                        time: request.time,
-                    },
-                    every,
-                );
+                let unpruned = cedar.evaluation.evaluate(call, every);
                 assert_eq!(
                     verdict, unpruned,
                     "policies left out for tool {} would have changed the verdict",
