@@ -56,22 +56,7 @@ impl<R: BufRead, W: Write> Prompter<R, W> {
         for line in explain {
             writeln!(self.output, "  {line}")?;
         }
-        loop {
-            write!(self.output, "{prompt}: ")?;
-            self.output.flush()?;
-            let mut line = String::new();
-            if self.input.read_line(&mut line)? == 0 {
-                bail!("no answer to \"{question}\": the input ended");
-            }
-            if line.trim().is_empty() {
-                writeln!(self.output, "  Please answer ({prompt}).")?;
-                continue;
-            }
-            match parse(&line) {
-                Ok(value) => return Ok(value),
-                Err(invalid) => writeln!(self.output, "  {invalid}; try again.")?,
-            }
-        }
+        self.read_answer(question, prompt, || None, parse)
     }
 
     /// Ask for free text; an empty line means "none".
@@ -82,6 +67,24 @@ impl<R: BufRead, W: Write> Prompter<R, W> {
         parse: impl Fn(&str) -> Result<String, InvalidAnswer>,
     ) -> anyhow::Result<Option<String>> {
         self.question(question)?;
+        self.read_answer(
+            question,
+            prompt,
+            || Some(None),
+            |line| parse(line).map(Some),
+        )
+    }
+
+    /// Prompt until `parse` accepts a line; a wrong answer is explained and
+    /// asked again. An empty line gives `on_empty()`, or is asked again when
+    /// that is `None`. The end of input is an error naming `question`.
+    fn read_answer<T>(
+        &mut self,
+        question: &str,
+        prompt: &str,
+        on_empty: impl Fn() -> Option<T>,
+        parse: impl Fn(&str) -> Result<T, InvalidAnswer>,
+    ) -> anyhow::Result<T> {
         loop {
             write!(self.output, "{prompt}: ")?;
             self.output.flush()?;
@@ -90,10 +93,14 @@ impl<R: BufRead, W: Write> Prompter<R, W> {
                 bail!("no answer to \"{question}\": the input ended");
             }
             if line.trim().is_empty() {
-                return Ok(None);
+                match on_empty() {
+                    Some(value) => return Ok(value),
+                    None => writeln!(self.output, "  Please answer ({prompt}).")?,
+                }
+                continue;
             }
             match parse(&line) {
-                Ok(value) => return Ok(Some(value)),
+                Ok(value) => return Ok(value),
                 Err(invalid) => writeln!(self.output, "  {invalid}; try again.")?,
             }
         }
