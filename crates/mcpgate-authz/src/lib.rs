@@ -61,7 +61,6 @@ mod cedar;
 mod config;
 mod eval;
 mod explain;
-mod glob;
 mod policy;
 mod rate;
 mod reload;
@@ -72,6 +71,6 @@ pub use config::{
     AuthzConfig, RateLimitConfig, RateLimitKey, RoleConfig, ToolKind, ToolRule, UnscopedTools,
 };
 pub use explain::Explanation;
-pub use glob::glob_matches;
+pub use mcpgate_core::glob_matches;
 pub use policy::{CompileError, Policy, PolicyInputs};
 pub use reload::Reloadable;

@@ -14,9 +14,9 @@ use crate::cedar::{CedarPolicies, PolicyError};
 use crate::config::{AuthzConfig, ToolKind, ToolRule, UnscopedTools};
 use crate::eval::{Call, Verdict, caller_entity, tool_entity};
 use crate::explain::{Explanation, NoTrace, Steps, Trace};
-use crate::glob::any_matches;
 use crate::rate::RateLimits;
 use crate::scopes::ScopeHierarchy;
+use mcpgate_core::any_matches;
 
 /// Why a policy could not be compiled.
 #[derive(Debug, thiserror::Error)]

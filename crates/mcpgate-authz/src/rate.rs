@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::{RateLimitConfig, RateLimitKey};
-use crate::glob::any_matches;
+use mcpgate_core::any_matches;
 
 /// Counted keys kept per shard before stale ones are swept.
 const SWEEP_AT: usize = 4096;

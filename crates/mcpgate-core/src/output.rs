@@ -11,6 +11,10 @@ pub struct ToolOutput {
     pub is_error: bool,
     /// The backend's HTTP status, when there was one.
     pub backend_status: Option<u16>,
+    /// The result's MCP content blocks exactly as an upstream MCP server
+    /// sent them (images, audio, embedded resources), when the backend
+    /// speaks MCP; otherwise the result is `text`.
+    pub content: Option<serde_json::Value>,
 }
 
 impl ToolOutput {
@@ -21,6 +25,7 @@ impl ToolOutput {
             structured: None,
             is_error: true,
             backend_status: None,
+            content: None,
         }
     }
 }

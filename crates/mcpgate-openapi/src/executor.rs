@@ -335,6 +335,7 @@ impl HttpExecutor {
                             structured: None,
                             is_error: true,
                             backend_status: Some(status.as_u16()),
+                            content: None,
                         };
                     }
                     body.extend_from_slice(&chunk);
@@ -371,6 +372,7 @@ impl HttpExecutor {
                 structured,
                 is_error: false,
                 backend_status: Some(status.as_u16()),
+                content: None,
             }
         } else {
             ToolOutput {
@@ -383,6 +385,7 @@ impl HttpExecutor {
                 structured: None,
                 is_error: true,
                 backend_status: Some(status.as_u16()),
+                content: None,
             }
         }
     }

@@ -7,14 +7,17 @@ use mcpgate_core::{ToolAnnotations, ToolOutput, ToolSpec};
 use mcpgate_openapi::{HttpExecutor, HttpOperation};
 use serde_json::{Map, Value};
 
+use crate::gateway::CallContext;
+
 /// Performs calls for the tools it serves.
 pub trait Backend: Send + Sync + 'static {
-    /// Call `tool` with validated `arguments`. Failures are outputs with
-    /// `is_error`, never panics.
+    /// Call `tool` with validated `arguments` for the caller in `context`.
+    /// Failures are outputs with `is_error`, never panics.
     fn call<'a>(
         &'a self,
         tool: &'a str,
         arguments: &'a Map<String, Value>,
+        context: &'a CallContext,
     ) -> BoxFuture<'a, ToolOutput>;
 }
 
@@ -40,6 +43,7 @@ impl Backend for OpenApiBackend {
         &'a self,
         tool: &'a str,
         arguments: &'a Map<String, Value>,
+        _context: &'a CallContext,
     ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async move {
             match self.operations.get(tool) {
@@ -93,6 +97,7 @@ impl Backend for EchoBackend {
         &'a self,
         _tool: &'a str,
         arguments: &'a Map<String, Value>,
+        _context: &'a CallContext,
     ) -> BoxFuture<'a, ToolOutput> {
         let echoed = Value::Object(arguments.clone());
         Box::pin(std::future::ready(ToolOutput {
@@ -100,6 +105,7 @@ impl Backend for EchoBackend {
             structured: Some(echoed),
             is_error: false,
             backend_status: None,
+            content: None,
         }))
     }
 }
@@ -112,7 +118,8 @@ mod tests {
     async fn echo_answers_with_its_arguments() {
         let arguments: Map<String, Value> =
             serde_json::from_str(r#"{"a": 1, "b": ["x"]}"#).unwrap();
-        let output = EchoBackend.call("echo", &arguments).await;
+        let context = CallContext::new(mcpgate_core::Identity::local(), None);
+        let output = EchoBackend.call("echo", &arguments, &context).await;
         assert!(!output.is_error);
         assert_eq!(output.structured, Some(Value::Object(arguments)));
         assert_eq!(output.text, r#"{"a":1,"b":["x"]}"#);

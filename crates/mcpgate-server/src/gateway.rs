@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::AuditSink;
 use crate::catalog::Catalog;
+use crate::upstream::Upstreams;
 
 /// Settings of the gateway that are not about any one stage.
 #[derive(Debug, Clone)]
@@ -51,6 +52,9 @@ pub struct CallContext {
     /// The call was already counted against the rate limits (by the HTTP
     /// transport, which answers 429 itself), so it is not counted again.
     pub rate_counted: bool,
+    /// Where an MCP backend's progress, log messages and requests for this
+    /// call are relayed (none: they are not).
+    pub downstream: Option<crate::upstream::Downstream>,
 }
 
 impl CallContext {
@@ -61,6 +65,7 @@ impl CallContext {
             source,
             request_id: uuid::Uuid::new_v4().to_string(),
             rate_counted: false,
+            downstream: None,
         }
     }
 }
@@ -118,6 +123,7 @@ pub struct Gateway {
     authorizer: Arc<dyn Authorizer>,
     audit: Arc<dyn AuditSink>,
     options: GatewayOptions,
+    upstreams: Upstreams,
 }
 
 impl Gateway {
@@ -136,7 +142,103 @@ impl Gateway {
                 page_size: options.page_size.max(1),
                 ..options
             },
+            upstreams: Upstreams::default(),
         }
+    }
+
+    /// Serve the resources, prompts and completions of these upstream MCP
+    /// backends too (their tools are in the catalog).
+    pub fn with_upstreams(mut self, upstreams: Upstreams) -> Self {
+        self.upstreams = upstreams;
+        self
+    }
+
+    /// The upstream MCP backends.
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+
+    /// Whether the caller may use what `backend` offers besides tools
+    /// (resources, prompts, completions): only if it may call at least one
+    /// of the backend's tools. Nothing else grants it.
+    pub fn may_use_backend(
+        &self,
+        identity: &Identity,
+        source: Option<SocketAddr>,
+        backend: &str,
+    ) -> bool {
+        let now = SystemTime::now();
+        self.catalog
+            .entries()
+            .iter()
+            .filter(|entry| entry.spec.backend == backend)
+            .any(|entry| {
+                self.authorizer
+                    .decide(&AuthzRequest {
+                        identity,
+                        tool: &entry.spec,
+                        arguments: None,
+                        source: source.map(|s| s.ip()),
+                        time: now,
+                    })
+                    .is_allowed()
+            })
+    }
+
+    /// Audit a request other than `tools/call` that was passed to an
+    /// upstream (`method`, about `target`): refused ones before they go,
+    /// performed ones before they are answered (withheld when that fails
+    /// and the gateway fails closed).
+    pub async fn audit_forwarded<T, E>(
+        &self,
+        context: &CallContext,
+        method: &str,
+        target: &str,
+        allowed: bool,
+        perform: impl Future<Output = Result<T, E>>,
+    ) -> Result<Result<T, E>, CallError> {
+        let started = Instant::now();
+        let arrived = SystemTime::now();
+        let event = |decision: Decision, outcome: Outcome| AuditEvent {
+            time: arrived,
+            request_id: context.request_id.clone(),
+            subject: context.identity.subject.clone(),
+            auth_method: context.identity.auth,
+            credential_id: context.identity.credential_id.clone(),
+            source: context.source.map(|s| s.to_string()),
+            method: method.to_owned(),
+            tool: None,
+            arguments: Some(serde_json::json!({ "target": target })),
+            decision,
+            outcome,
+            backend_status: None,
+            latency: started.elapsed(),
+        };
+        if !allowed {
+            let decision = Decision::Deny {
+                reason: DenyReason::NoMatchingGrant,
+                missing_scopes: Vec::new(),
+            };
+            self.record_refusal(event(decision.clone(), Outcome::NotExecuted))
+                .await;
+            return Err(CallError::Denied {
+                tool: target.to_owned(),
+                reason: DenyReason::NoMatchingGrant,
+                missing_scopes: Vec::new(),
+            });
+        }
+        if self.options.fail_closed && !self.audit.is_available() {
+            return Err(CallError::AuditUnavailable { performed: false });
+        }
+        let result = perform.await;
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::BackendError
+        };
+        self.record_outcome(event(Decision::Allow, outcome), true)
+            .await?;
+        Ok(result)
     }
 
     /// The catalog.
@@ -286,7 +388,7 @@ impl Gateway {
                 "The arguments do not match the input schema of `{name}`; nothing was sent to the backend.\n{problems}"
             )));
         }
-        let output = entry.backend.call(name, &arguments).await;
+        let output = entry.backend.call(name, &arguments, context).await;
         let outcome = if output.is_error {
             Outcome::BackendError
         } else {

@@ -24,6 +24,7 @@ pub mod http;
 pub mod mcp;
 pub mod stdio;
 pub mod tls;
+pub mod upstream;
 mod validate;
 
 pub use audit::{AuditSink, AuditUnavailable, LogAuditSink, StoreAuditSink};

@@ -6,13 +6,21 @@
 //! sessions, 2026-07-28 stateless); `rmcp` does the framing, version
 //! negotiation and `Mcp-Method`/`Mcp-Name` header checks.
 
+// Logging is deprecated by SEP-2577 (2026-07-28) but still spoken by the
+// protocol versions most clients use; `logging/setLevel` is passed on.
+#![allow(deprecated)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mcpgate_core::{Identity, ToolOutput, ToolSpec};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, ContentBlock, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -20,6 +28,15 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::gateway::{CallContext, CallError, Gateway};
+use crate::upstream::{Downstream, Upstreams};
+
+/// Numbers the MCP sessions of this process, so that what an upstream sends
+/// can be relayed to the session it belongs to.
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_session() -> u64 {
+    NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 /// JSON-RPC error code for a call refused by authorization (implementation
 /// defined range). Over HTTP a refusal for missing scopes is answered with
@@ -49,6 +66,8 @@ enum IdentitySource {
 pub struct McpHandler {
     gateway: Arc<Gateway>,
     identity: IdentitySource,
+    /// This handler's MCP session.
+    session: u64,
 }
 
 impl McpHandler {
@@ -57,6 +76,15 @@ impl McpHandler {
         McpHandler {
             gateway,
             identity: IdentitySource::HttpRequest,
+            session: next_session(),
+        }
+    }
+
+    /// The same handler for a new MCP session (HTTP makes one per session).
+    pub fn for_new_session(&self) -> Self {
+        McpHandler {
+            session: next_session(),
+            ..self.clone()
         }
     }
 
@@ -65,7 +93,41 @@ impl McpHandler {
         McpHandler {
             gateway,
             identity: IdentitySource::Fixed(Box::new(identity)),
+            session: next_session(),
         }
+    }
+
+    /// A context for a request other than `tools/call`.
+    fn context(&self, context: &RequestContext<RoleServer>) -> Result<CallContext, McpError> {
+        let (identity, source) = self.caller(context)?;
+        Ok(CallContext::new(identity, source))
+    }
+
+    /// Which backends the caller of `call` may use beyond their tools.
+    fn allowed<'a>(&'a self, call: &'a CallContext) -> impl Fn(&str) -> bool + Sync + 'a {
+        move |backend| {
+            self.gateway
+                .may_use_backend(&call.identity, call.source, backend)
+        }
+    }
+
+    fn upstreams(&self) -> &Upstreams {
+        self.gateway.upstreams()
+    }
+
+    /// Audit a forwarded request and answer with its result.
+    async fn forwarded<T>(
+        &self,
+        call: &CallContext,
+        method: &str,
+        target: &str,
+        allowed: bool,
+        perform: impl Future<Output = Result<T, McpError>>,
+    ) -> Result<T, McpError> {
+        self.gateway
+            .audit_forwarded(call, method, target, allowed, perform)
+            .await
+            .map_err(to_mcp_error)?
     }
 
     /// The caller of this request, and where it came from. Fails closed: an
@@ -93,7 +155,23 @@ impl McpHandler {
 
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
-        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let upstreams = self.upstreams();
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        if upstreams.any_resources() {
+            let mut resources = rmcp::model::ResourcesCapability::default();
+            resources.subscribe = Some(true);
+            capabilities.resources = Some(resources);
+        }
+        if upstreams.any_prompts() {
+            capabilities.prompts = Some(Default::default());
+        }
+        if upstreams.any_resources() || upstreams.any_prompts() {
+            capabilities.completions = Some(Default::default());
+        }
+        if !upstreams.is_empty() {
+            capabilities.logging = Some(Default::default());
+        }
+        let mut config = ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("mcpgate", env!("CARGO_PKG_VERSION")));
         if let Some(instructions) = &self.gateway.options().instructions {
             config = config.with_instructions(instructions.clone());
@@ -131,6 +209,13 @@ impl ServerHandler for McpHandler {
             .get::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<RateCounted>())
             .is_some_and(|counted| counted.0 == request.name);
+        call.downstream = Some(Downstream {
+            session: self.session,
+            peer: context.peer.clone(),
+            request_id: context.id.clone(),
+            progress_token: context.meta.get_progress_token(),
+            cancelled: context.ct.clone(),
+        });
         let arguments = request.arguments.unwrap_or_default();
         let span = tracing::info_span!(
             "tools/call",
@@ -146,6 +231,129 @@ impl ServerHandler for McpHandler {
             .await
             .map(|output| to_call_result(output).into())
             .map_err(to_mcp_error)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let call = self.context(&context)?;
+        let allowed = self.allowed(&call);
+        let resources = self.upstreams().list_resources(&allowed).await?;
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let call = self.context(&context)?;
+        let allowed = self.allowed(&call);
+        let templates = self.upstreams().list_resource_templates(&allowed).await?;
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let call = self.context(&context)?;
+        let backend = self.upstreams().resource_owner(&request.uri).await?;
+        let allowed = self.allowed(&call)(backend.name());
+        let uri = request.uri.clone();
+        self.forwarded(&call, "resources/read", &uri, allowed, async {
+            Upstreams::read_resource(backend, request).await
+        })
+        .await
+        .map(Into::into)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let call = self.context(&context)?;
+        let backend = self.upstreams().resource_owner(&request.uri).await?;
+        let allowed = self.allowed(&call)(backend.name());
+        let uri = request.uri.clone();
+        let peer = context.peer.clone();
+        self.forwarded(&call, "resources/subscribe", &uri, allowed, async {
+            Upstreams::subscribe(backend, request, self.session, peer).await
+        })
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let call = self.context(&context)?;
+        let backend = self.upstreams().resource_owner(&request.uri).await?;
+        let allowed = self.allowed(&call)(backend.name());
+        let uri = request.uri.clone();
+        self.forwarded(&call, "resources/unsubscribe", &uri, allowed, async {
+            Upstreams::unsubscribe(backend, request, self.session).await
+        })
+        .await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let call = self.context(&context)?;
+        let allowed = self.allowed(&call);
+        let prompts = self.upstreams().list_prompts(&allowed).await?;
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        mut request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let call = self.context(&context)?;
+        let (backend, name) = self.upstreams().prompt_owner(&request.name)?;
+        let allowed = self.allowed(&call)(backend.name());
+        let shown = std::mem::replace(&mut request.name, name);
+        self.forwarded(&call, "prompts/get", &shown, allowed, async {
+            Upstreams::get_prompt(backend, request).await
+        })
+        .await
+        .map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let call = self.context(&context)?;
+        let (backend, request) = self.upstreams().completion_owner(request).await?;
+        let allowed = self.allowed(&call)(backend.name());
+        self.forwarded(
+            &call,
+            "completion/complete",
+            backend.name(),
+            allowed,
+            async { Upstreams::complete(backend, request).await },
+        )
+        .await
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.caller(&context)?;
+        self.upstreams().set_level(request).await
     }
 }
 
@@ -167,6 +375,20 @@ pub(crate) fn to_rmcp_tool(spec: &ToolSpec) -> Result<rmcp::model::Tool, String>
 }
 
 fn to_call_result(output: ToolOutput) -> CallToolResult {
+    // An MCP backend's content blocks go back as they came.
+    let blocks = output
+        .content
+        .as_ref()
+        .and_then(|content| serde_json::from_value::<Vec<ContentBlock>>(content.clone()).ok());
+    if let Some(blocks) = blocks {
+        let mut result = if output.is_error {
+            CallToolResult::error(blocks)
+        } else {
+            CallToolResult::success(blocks)
+        };
+        result.structured_content = output.structured;
+        return result;
+    }
     let mut result = if output.is_error {
         CallToolResult::error(vec![ContentBlock::text(output.text)])
     } else {

@@ -10,13 +10,15 @@ use mcpgate_auth::{Authenticator, LocalUser};
 use mcpgate_authz::{AuthzConfig, Policy, PolicyInputs, Reloadable};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
 use mcpgate_server::http::{HttpOptions, ProtectedResource};
+use mcpgate_server::upstream::{McpBackend, UpstreamOptions, UpstreamTransport, Upstreams};
 use mcpgate_server::{Catalog, EchoBackend, Gateway, GatewayOptions, OpenApiBackend};
 use url::Url;
 
 use crate::audit_setup::{AuditParts, AuditRuntime};
 use crate::auth_setup;
 use crate::config::{
-    AcceptedAuth, BackendConfig, BackendKind, CredentialConfig, LoadedConfig, ServerConfig,
+    AcceptedAuth, BackendConfig, BackendKind, CredentialConfig, EnvValue, Forwarded, LoadedConfig,
+    ServerConfig,
 };
 
 /// Largest spec accepted from a URL.
@@ -40,6 +42,18 @@ pub enum BackendSource {
     OpenApi(Box<OpenApiParts>),
     /// The built-in echo tool.
     Echo,
+    /// An upstream MCP server, connected.
+    Mcp(Box<McpParts>),
+}
+
+/// A connected upstream MCP server and what of it to offer.
+pub struct McpParts {
+    /// The connection.
+    pub backend: Arc<McpBackend>,
+    /// Its tools as the gateway offers them (filtered, renamed).
+    pub tools: Vec<mcpgate_core::ToolSpec>,
+    /// What besides tools is passed on.
+    pub forwarded: mcpgate_server::upstream::Forwarded,
 }
 
 /// A REST API ready to be called.
@@ -90,13 +104,23 @@ pub async fn tools_of(loaded: &LoadedConfig) -> anyhow::Result<Vec<mcpgate_core:
         if backend.kind == BackendKind::Echo {
             tools.push(finish_spec(
                 name,
-                &backend.tool_prefix,
+                &backend.tool_prefix(name),
                 &backend.accepted_auth,
                 EchoBackend::tool_spec(name),
             )?);
             continue;
         }
         let context = || format!("{}: backends.{name}", loaded.path.display());
+        if backend.kind == BackendKind::Mcp {
+            // An MCP server's tools are known only by asking it.
+            let parts = mcp_parts(name, backend, loaded.base_dir())
+                .await
+                .with_context(context)?;
+            for spec in parts.tools {
+                tools.push(finish_spec(name, "", &backend.accepted_auth, spec)?);
+            }
+            continue;
+        }
         // Only the spec: the backend's credential is not needed to know its tools.
         let text = read_spec(&backend.spec, loaded.base_dir())
             .await
@@ -107,7 +131,7 @@ pub async fn tools_of(loaded: &LoadedConfig) -> anyhow::Result<Vec<mcpgate_core:
         for tool in import.tools {
             tools.push(finish_spec(
                 name,
-                &backend.tool_prefix,
+                &backend.tool_prefix(name),
                 &backend.accepted_auth,
                 tool.spec,
             )?);
@@ -255,6 +279,7 @@ pub fn from_parts(
 ) -> anyhow::Result<Assembled> {
     let mut catalog = Catalog::new();
     let mut warnings = Vec::new();
+    let mut upstreams = Vec::new();
     for backend in backends {
         let finish = |spec| {
             finish_spec(
@@ -265,6 +290,16 @@ pub fn from_parts(
             )
         };
         let (served, specs): (Arc<dyn mcpgate_server::Backend>, Vec<_>) = match backend.source {
+            BackendSource::Mcp(mcp) => {
+                upstreams.push((mcp.backend.clone(), mcp.forwarded));
+                // Named with the prefix already: finished without one.
+                let specs = mcp
+                    .tools
+                    .into_iter()
+                    .map(|spec| finish_spec(&backend.name, "", &backend.accepted_auth, spec))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                (mcp.backend, specs)
+            }
             BackendSource::Echo => (
                 Arc::new(EchoBackend),
                 vec![finish(EchoBackend::tool_spec(&backend.name))?],
@@ -313,7 +348,8 @@ pub fn from_parts(
             fail_closed,
             redactor,
         },
-    );
+    )
+    .with_upstreams(Upstreams::new(upstreams));
     Ok(Assembled {
         gateway: Arc::new(gateway),
         authenticator,
@@ -400,13 +436,14 @@ async fn backend_parts(
 ) -> anyhow::Result<BackendParts> {
     let source = match backend.kind {
         BackendKind::Echo => BackendSource::Echo,
+        BackendKind::Mcp => BackendSource::Mcp(Box::new(mcp_parts(name, backend, base_dir).await?)),
         BackendKind::Openapi => {
             BackendSource::OpenApi(Box::new(openapi_parts(name, backend, base_dir).await?))
         }
     };
     Ok(BackendParts {
         name: name.to_owned(),
-        tool_prefix: backend.tool_prefix.clone(),
+        tool_prefix: backend.tool_prefix(name),
         accepted_auth: backend.accepted_auth.clone(),
         source,
     })
@@ -472,6 +509,136 @@ fn resolve_credential(
             password: password.resolve(base_dir)?,
         },
     })
+}
+
+/// Start (or connect to) an MCP backend and list the tools it offers
+/// through the gateway.
+async fn mcp_parts(
+    name: &str,
+    backend: &BackendConfig,
+    base_dir: &Path,
+) -> anyhow::Result<McpParts> {
+    let transport = match (&backend.command, &backend.url) {
+        (Some(command), _) => {
+            let mut env = Vec::new();
+            for (variable, value) in &backend.env {
+                let value = match value {
+                    EnvValue::Plain(text) => text.clone(),
+                    EnvValue::Secret(secret) => {
+                        use secrecy::ExposeSecret;
+                        secret
+                            .resolve(base_dir)
+                            .with_context(|| format!("env.{variable}"))?
+                            .expose_secret()
+                            .to_owned()
+                    }
+                };
+                env.push((variable.clone(), value));
+            }
+            UpstreamTransport::Stdio {
+                command: command.into(),
+                args: backend.args.clone(),
+                env,
+                cwd: Some(base_dir.join(backend.cwd.as_deref().unwrap_or("."))),
+            }
+        }
+        (None, Some(url)) => UpstreamTransport::Http {
+            url: url.to_string(),
+            headers: match &backend.credential {
+                Some(credential) => {
+                    vec![credential_header(credential, base_dir).context("credential")?]
+                }
+                None => Vec::new(),
+            },
+        },
+        (None, None) => bail!("an MCP backend needs `command` or `url`"),
+    };
+    let options = UpstreamOptions {
+        name: name.to_owned(),
+        transport,
+        timeout: backend.timeout,
+        connect_timeout: backend.connect_timeout,
+    };
+    let upstream = McpBackend::start(options, backend.tool_prefix(name)).await?;
+    let listed = upstream.list_tools().await?;
+    let tools = listed
+        .iter()
+        .filter(|tool| offered(backend, &tool.name))
+        .filter(|tool| {
+            let shown = format!("{}{}", upstream.prefix(), tool.name);
+            let valid = mcpgate_core::is_valid_tool_name(&shown);
+            if !valid {
+                tracing::warn!(
+                    backend = name,
+                    tool = %shown,
+                    "MCP backend tool skipped: not a valid tool name (1-64 of A-Z a-z 0-9 _ - .); shorten tool_prefix or exclude it"
+                );
+            }
+            valid
+        })
+        .map(|tool| {
+            let read_only = backend
+                .read_only_tools
+                .iter()
+                .any(|pattern| mcpgate_core::glob_matches(pattern, &tool.name));
+            upstream.tool_spec(tool, read_only)
+        })
+        .collect();
+    Ok(McpParts {
+        backend: upstream,
+        tools,
+        forwarded: mcpgate_server::upstream::Forwarded {
+            resources: backend.forward.contains(&Forwarded::Resources),
+            prompts: backend.forward.contains(&Forwarded::Prompts),
+        },
+    })
+}
+
+/// Whether the upstream tool `name` passes the backend's include and
+/// exclude lists.
+fn offered(backend: &BackendConfig, name: &str) -> bool {
+    mcpgate_core::any_matches(&backend.include_tools, name)
+        && !backend
+            .exclude_tools
+            .iter()
+            .any(|pattern| mcpgate_core::glob_matches(pattern, name))
+}
+
+/// The header that carries an MCP backend's own credential.
+fn credential_header(
+    config: &CredentialConfig,
+    base_dir: &Path,
+) -> anyhow::Result<(http::HeaderName, http::HeaderValue)> {
+    use base64::Engine;
+    use secrecy::ExposeSecret;
+    let (name, value) = match config {
+        CredentialConfig::Header { name, value } => (
+            http::HeaderName::try_from(name.as_str())
+                .with_context(|| format!("header name `{name}`"))?,
+            value.resolve(base_dir)?.expose_secret().to_owned(),
+        ),
+        CredentialConfig::Bearer { value } => (
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", value.resolve(base_dir)?.expose_secret()),
+        ),
+        CredentialConfig::Basic { username, password } => (
+            http::header::AUTHORIZATION,
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{username}:{}",
+                    password.resolve(base_dir)?.expose_secret()
+                ))
+            ),
+        ),
+        CredentialConfig::Query { .. } | CredentialConfig::Cookie { .. } => {
+            bail!("an MCP server takes its credential in a header")
+        }
+    };
+    let mut value =
+        http::HeaderValue::try_from(value).context("the credential is not a valid header value")?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 /// Read a spec from a file (relative to the config) or an http(s) URL.

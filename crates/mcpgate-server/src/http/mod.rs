@@ -101,8 +101,11 @@ pub fn router(
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(shutdown);
     let handler = McpHandler::for_http(gateway.clone());
-    let mcp: StreamableHttpService<McpHandler, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(handler.clone()), Default::default(), config);
+    let mcp: StreamableHttpService<McpHandler, LocalSessionManager> = StreamableHttpService::new(
+        move || Ok(handler.for_new_session()),
+        Default::default(),
+        config,
+    );
 
     let guard = Guard {
         hosts: options

@@ -326,14 +326,51 @@ pub struct ApiKeysConfig {
     pub pepper: SecretRef,
 }
 
-/// `[backends.NAME]`: one REST API described by OpenAPI, or the built-in
-/// echo backend.
+/// `[backends.NAME]`: one REST API described by OpenAPI, an MCP server
+/// (child process or URL), or the built-in echo backend.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     /// What serves the tools; `openapi` unless set.
     #[serde(default)]
     pub kind: BackendKind,
+    /// `kind = "mcp"` over stdio: the program to start.
+    pub command: Option<String>,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variables for it: literal values, or `env:NAME` /
+    /// `file:PATH` references for secrets. The gateway's own environment
+    /// is not passed on (only PATH, HOME, USER, LANG, LC_ALL, TMPDIR, TZ).
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
+    /// Its working directory (relative to the config file).
+    pub cwd: Option<String>,
+    /// `kind = "mcp"` over Streamable HTTP: the server's MCP endpoint.
+    pub url: Option<url::Url>,
+    /// `kind = "mcp"`: only these upstream tools are offered (`*` and `?`
+    /// patterns on the upstream's names; empty means all).
+    #[serde(default)]
+    pub include_tools: Vec<String>,
+    /// `kind = "mcp"`: these upstream tools are never offered.
+    #[serde(default)]
+    pub exclude_tools: Vec<String>,
+    /// `kind = "mcp"`: the upstream tools known to be read-only (patterns).
+    /// The upstream's own `readOnlyHint` is not trusted: every other tool
+    /// is treated as one that may write.
+    #[serde(default)]
+    pub read_only_tools: Vec<String>,
+    /// `kind = "mcp"`: what is passed on besides tools: `"resources"`,
+    /// `"prompts"`. Nothing unless listed.
+    #[serde(default)]
+    pub forward: Vec<Forwarded>,
+    /// `kind = "mcp"`: how long to wait for the server to start (and for a
+    /// restart, while calls wait).
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub connect_timeout: Duration,
     /// The OpenAPI file (relative to the config file) or an http(s) URL;
     /// required for `kind = "openapi"`.
     #[serde(default)]
@@ -351,14 +388,25 @@ pub struct BackendConfig {
     /// Largest accepted response body, in bytes.
     #[serde(default = "default_max_response")]
     pub max_response_bytes: usize,
-    /// Put before every tool name of this backend (to avoid clashes).
-    #[serde(default)]
-    pub tool_prefix: String,
+    /// Put before every tool name of this backend (to avoid clashes);
+    /// none by default, `NAME__` for `kind = "mcp"`.
+    pub tool_prefix: Option<String>,
     /// How callers of this backend's tools must have authenticated.
     #[serde(default)]
     pub accepted_auth: AcceptedAuth,
     /// Read-only mode for this backend's tools, overriding `authz.read_only`.
     pub read_only: Option<bool>,
+}
+
+impl BackendConfig {
+    /// What this backend's tool names start with in the gateway.
+    pub fn tool_prefix(&self, name: &str) -> String {
+        match (&self.tool_prefix, self.kind) {
+            (Some(prefix), _) => prefix.clone(),
+            (None, BackendKind::Mcp) => format!("{name}__"),
+            (None, _) => String::new(),
+        }
+    }
 }
 
 /// `backends.NAME.kind`.
@@ -372,6 +420,61 @@ pub enum BackendKind {
     /// for trying an auth setup before an API is connected, and for the
     /// load benchmark. It takes no `spec`, `base_url` or `credential`.
     Echo,
+    /// An existing MCP server: a child process (`command`) or a Streamable
+    /// HTTP endpoint (`url`).
+    Mcp,
+}
+
+/// `backends.NAME.forward`: what of an MCP backend besides tools is passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forwarded {
+    /// `resources/*`.
+    Resources,
+    /// `prompts/*` (and completion of their arguments).
+    Prompts,
+}
+
+/// A value of `backends.NAME.env`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    /// Written in the config.
+    Plain(String),
+    /// Read from the gateway's environment or a file.
+    Secret(SecretRef),
+}
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.starts_with("env:") || text.starts_with("file:") {
+            return SecretRef::parse(&text)
+                .map(EnvValue::Secret)
+                .map_err(serde::de::Error::custom);
+        }
+        Ok(EnvValue::Plain(text))
+    }
+}
+
+/// Whether an environment variable's name says it holds a secret.
+fn names_a_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// `[backends.NAME.accepted_auth]`: e.g. read tools accept API keys, tools
@@ -631,7 +734,26 @@ fn check(config: &Config) -> Result<(), (String, String)> {
                     )));
                 }
             }
+            BackendKind::Mcp => check_mcp_backend(name, backend)?,
             BackendKind::Openapi => {}
+        }
+        if backend.kind != BackendKind::Mcp {
+            let set = [
+                ("command", backend.command.is_some()),
+                ("url", backend.url.is_some()),
+                ("args", !backend.args.is_empty()),
+                ("env", !backend.env.is_empty()),
+                ("cwd", backend.cwd.is_some()),
+                ("include_tools", !backend.include_tools.is_empty()),
+                ("exclude_tools", !backend.exclude_tools.is_empty()),
+                ("read_only_tools", !backend.read_only_tools.is_empty()),
+                ("forward", !backend.forward.is_empty()),
+            ];
+            if let Some((key, _)) = set.iter().find(|(_, set)| *set) {
+                return Err(at(format!("backends.{name}.{key}"))(format!(
+                    "backends.{name}.{key} is only for MCP backends; set `kind = \"mcp\"` or remove `{key}`"
+                )));
+            }
         }
     }
     if config.server.page_size == 0 {
@@ -649,14 +771,13 @@ fn check(config: &Config) -> Result<(), (String, String)> {
                 "backend name `{name}` may only use letters, digits, `_` and `-`"
             )));
         }
-        if !backend
-            .tool_prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        if let Some(prefix) = &backend.tool_prefix
+            && !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(at(format!("backends.{name}.tool_prefix"))(format!(
-                "backends.{name}.tool_prefix `{}` may only use letters, digits, `_` and `-`",
-                backend.tool_prefix
+                "backends.{name}.tool_prefix `{prefix}` may only use letters, digits, `_` and `-`"
             )));
         }
         if let Some(url) = &backend.base_url
@@ -673,6 +794,101 @@ fn check(config: &Config) -> Result<(), (String, String)> {
                 "backends.{name}.base_url must not have a query or fragment (`{url}`); \
                  a credential in the query goes in `credential = {{ kind = \"query\", ... }}`"
             )));
+        }
+    }
+    Ok(())
+}
+
+/// The settings only an MCP backend has, checked together.
+fn check_mcp_backend(name: &str, backend: &BackendConfig) -> Result<(), (String, String)> {
+    match (&backend.command, &backend.url) {
+        (None, None) => {
+            return Err((
+                format!("backends.{name}"),
+                format!(
+                    "backends.{name} is an MCP backend: set `command = \"…\"` (a server started as a child process, \
+                 spoken to over stdio) or `url = \"https://…/mcp\"` (a Streamable HTTP server)"
+                ),
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err((
+                format!("backends.{name}.url"),
+                format!(
+                    "backends.{name} has both `command` and `url`; an MCP backend is either a child process or a URL"
+                ),
+            ));
+        }
+        (Some(command), None) if command.trim().is_empty() => {
+            return Err((
+                format!("backends.{name}.command"),
+                format!("backends.{name}.command is empty; name the program to start"),
+            ));
+        }
+        (None, Some(url)) if !matches!(url.scheme(), "http" | "https") => {
+            return Err((
+                format!("backends.{name}.url"),
+                format!("backends.{name}.url must be an http or https URL, not `{url}`"),
+            ));
+        }
+        _ => {}
+    }
+    let stdio_only = [
+        ("args", !backend.args.is_empty()),
+        ("env", !backend.env.is_empty()),
+        ("cwd", backend.cwd.is_some()),
+    ];
+    if backend.url.is_some()
+        && let Some((key, _)) = stdio_only.iter().find(|(_, set)| *set)
+    {
+        return Err((
+            format!("backends.{name}.{key}"),
+            format!(
+                "backends.{name}.{key} is for a server started with `command`; this one is reached at `url`"
+            ),
+        ));
+    }
+    let http_only = [
+        ("credential", backend.credential.is_some()),
+        ("base_url", backend.base_url.is_some()),
+        ("spec", !backend.spec.is_empty()),
+    ];
+    if let Some((key, _)) = http_only.iter().find(|(_, set)| *set) {
+        let allowed = *key == "credential" && backend.url.is_some();
+        if !allowed {
+            return Err((
+                format!("backends.{name}.{key}"),
+                format!(
+                    "backends.{name}.{key} does not apply to this MCP backend{}",
+                    if *key == "credential" {
+                        "; a child process gets its credentials through `env`"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
+    if let Some(CredentialConfig::Query { .. } | CredentialConfig::Cookie { .. }) =
+        &backend.credential
+    {
+        return Err((
+            format!("backends.{name}.credential"),
+            format!(
+                "backends.{name}.credential: an MCP server takes its credential in a header; \
+             use `kind = \"bearer\"`, `\"basic\"` or `\"header\"`"
+            ),
+        ));
+    }
+    for (variable, value) in &backend.env {
+        if matches!(value, EnvValue::Plain(_)) && names_a_secret(variable) {
+            return Err((
+                format!("backends.{name}.env.{variable}"),
+                format!(
+                    "backends.{name}.env.{variable} looks like a secret, and secrets may not be written into the config; \
+                 write `{variable} = \"env:{variable}\"` and set it in mcpgate's environment (or use `file:PATH`)"
+                ),
+            ));
         }
     }
     Ok(())

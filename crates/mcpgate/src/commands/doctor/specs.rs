@@ -41,8 +41,9 @@ pub async fn check(loaded: &LoadedConfig, index: &TomlIndex, redactor: &Redactor
         complete: true,
     };
     for (name, backend) in &loaded.config.backends {
-        // The echo backend has no spec, and its one tool writes nothing.
-        if backend.kind == BackendKind::Echo {
+        // The echo backend has no spec, and its one tool writes nothing; an
+        // MCP backend has no spec either (its tools come from the server).
+        if matches!(backend.kind, BackendKind::Echo | BackendKind::Mcp) {
             continue;
         }
         let spec_name =
@@ -134,7 +135,7 @@ pub async fn check(loaded: &LoadedConfig, index: &TomlIndex, redactor: &Redactor
             }
             match assemble::finish_spec(
                 name,
-                &backend.tool_prefix,
+                &backend.tool_prefix(name),
                 &backend.accepted_auth,
                 tool.spec,
             ) {

@@ -3,7 +3,7 @@
 /// Whether `name` matches `pattern`.
 ///
 /// ```
-/// use mcpgate_authz::glob_matches;
+/// use mcpgate_core::glob_matches;
 /// assert!(glob_matches("delete_*", "delete_item"));
 /// assert!(glob_matches("get_?tem", "get_item"));
 /// assert!(!glob_matches("get_*", "list_items"));
@@ -33,7 +33,7 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// Whether any pattern matches; an empty list matches everything.
-pub(crate) fn any_matches(patterns: &[String], name: &str) -> bool {
+pub fn any_matches(patterns: &[String], name: &str) -> bool {
     patterns.is_empty() || patterns.iter().any(|p| glob_matches(p, name))
 }
 
