@@ -80,6 +80,31 @@ impl Catalog {
         Ok(())
     }
 
+    /// This catalog with `backend`'s tools replaced by `specs` (served by
+    /// `served`), where its old tools were; the other backends' tools stay.
+    pub fn with_backend_tools(
+        &self,
+        backend: &str,
+        specs: Vec<ToolSpec>,
+        served: Arc<dyn Backend>,
+    ) -> Result<Catalog, CatalogError> {
+        let mut next = Catalog::new();
+        let mut specs = Some(specs);
+        for entry in &self.entries {
+            if entry.spec.backend == backend {
+                for spec in specs.take().into_iter().flatten() {
+                    next.add(spec, served.clone())?;
+                }
+            } else {
+                next.add(entry.spec.clone(), entry.backend.clone())?;
+            }
+        }
+        for spec in specs.into_iter().flatten() {
+            next.add(spec, served.clone())?;
+        }
+        Ok(next)
+    }
+
     /// How many tools there are.
     pub fn len(&self) -> usize {
         self.entries.len()

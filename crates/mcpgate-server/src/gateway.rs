@@ -2,7 +2,7 @@
 //! call the backend, audit.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use mcpgate_core::{
@@ -119,7 +119,10 @@ pub struct ToolPage {
 
 /// The gateway: a catalog of tools, an authorizer and an audit sink.
 pub struct Gateway {
-    catalog: Catalog,
+    /// Replaced whole when an upstream's tools change.
+    catalog: RwLock<Arc<Catalog>>,
+    /// Open MCP sessions, told when the tools change.
+    sessions: Mutex<Vec<rmcp::service::Peer<rmcp::RoleServer>>>,
     authorizer: Arc<dyn Authorizer>,
     audit: Arc<dyn AuditSink>,
     options: GatewayOptions,
@@ -135,7 +138,8 @@ impl Gateway {
         options: GatewayOptions,
     ) -> Self {
         Gateway {
-            catalog,
+            catalog: RwLock::new(Arc::new(catalog)),
+            sessions: Mutex::default(),
             authorizer,
             audit,
             options: GatewayOptions {
@@ -168,7 +172,7 @@ impl Gateway {
         backend: &str,
     ) -> bool {
         let now = SystemTime::now();
-        self.catalog
+        self.catalog()
             .entries()
             .iter()
             .filter(|entry| entry.spec.backend == backend)
@@ -241,9 +245,42 @@ impl Gateway {
         Ok(result)
     }
 
-    /// The catalog.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Serve `catalog` from now on (calls in flight finish with the old
+    /// one), and tell every open session that the tools changed.
+    pub async fn replace_catalog(&self, catalog: Catalog) {
+        *self
+            .catalog
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+        let sessions: Vec<_> = {
+            let mut sessions = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            sessions.retain(|peer| !peer.is_transport_closed());
+            sessions.clone()
+        };
+        for peer in sessions {
+            let _ = peer.notify_tool_list_changed().await;
+        }
+    }
+
+    /// Remember an open session, to tell it when the tools change.
+    pub(crate) fn add_session(&self, peer: rmcp::service::Peer<rmcp::RoleServer>) {
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sessions.retain(|peer| !peer.is_transport_closed());
+        sessions.push(peer);
     }
 
     /// Whether the audit log is accepting records.
@@ -268,7 +305,8 @@ impl Gateway {
             None => 0,
             Some(cursor) => decode_cursor(cursor).ok_or(CallError::InvalidCursor)?,
         };
-        let entries = self.catalog.entries();
+        let catalog = self.catalog();
+        let entries = catalog.entries();
         if start > entries.len() {
             return Err(CallError::InvalidCursor);
         }
@@ -333,7 +371,8 @@ impl Gateway {
                 latency: started.elapsed(),
             };
 
-        let Some(entry) = self.catalog.get(name) else {
+        let catalog = self.catalog();
+        let Some(entry) = catalog.get(name) else {
             let decision = Decision::Deny {
                 reason: DenyReason::UnknownTool,
                 missing_scopes: Vec::new(),
@@ -412,7 +451,8 @@ impl Gateway {
         name: &str,
         arguments: &Map<String, Value>,
     ) -> Result<bool, CallError> {
-        let Some(entry) = self.catalog.get(name) else {
+        let catalog = self.catalog();
+        let Some(entry) = catalog.get(name) else {
             return Ok(false);
         };
         let arrived = SystemTime::now();

@@ -156,7 +156,15 @@ impl McpHandler {
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
         let upstreams = self.upstreams();
-        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        let mut capabilities = if upstreams.is_empty() {
+            ServerCapabilities::builder().enable_tools().build()
+        } else {
+            // An upstream's tools can change while the gateway runs.
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        };
         if upstreams.any_resources() {
             let mut resources = rmcp::model::ResourcesCapability::default();
             resources.subscribe = Some(true);
@@ -177,6 +185,12 @@ impl ServerHandler for McpHandler {
             config = config.with_instructions(instructions.clone());
         }
         config
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        if !self.upstreams().is_empty() {
+            self.gateway.add_session(context.peer);
+        }
     }
 
     async fn list_tools(

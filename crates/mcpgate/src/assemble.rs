@@ -10,7 +10,9 @@ use mcpgate_auth::{Authenticator, LocalUser};
 use mcpgate_authz::{AuthzConfig, Policy, PolicyInputs, Reloadable};
 use mcpgate_openapi::{BackendCredential, ExecutorConfig, HttpExecutor, Import};
 use mcpgate_server::http::{HttpOptions, ProtectedResource};
-use mcpgate_server::upstream::{McpBackend, UpstreamOptions, UpstreamTransport, Upstreams};
+use mcpgate_server::upstream::{
+    McpBackend, UpstreamOptions, UpstreamTool, UpstreamTransport, Upstreams,
+};
 use mcpgate_server::{Catalog, EchoBackend, Gateway, GatewayOptions, OpenApiBackend};
 use url::Url;
 
@@ -561,7 +563,27 @@ async fn mcp_parts(
     };
     let upstream = McpBackend::start(options, backend.tool_prefix(name)).await?;
     let listed = upstream.list_tools().await?;
-    let tools = listed
+    let tools = offered_specs(name, &ToolSelection::of(backend), &upstream, &listed);
+    Ok(McpParts {
+        backend: upstream,
+        tools,
+        forwarded: mcpgate_server::upstream::Forwarded {
+            resources: backend.forward.contains(&Forwarded::Resources),
+            prompts: backend.forward.contains(&Forwarded::Prompts),
+        },
+    })
+}
+
+/// The tools of an upstream that the gateway offers: those that pass the
+/// include and exclude lists and make valid names with the prefix, marked
+/// read-only where the config says so.
+fn offered_specs(
+    name: &str,
+    backend: &ToolSelection,
+    upstream: &McpBackend,
+    listed: &[UpstreamTool],
+) -> Vec<mcpgate_core::ToolSpec> {
+    listed
         .iter()
         .filter(|tool| offered(backend, &tool.name))
         .filter(|tool| {
@@ -571,7 +593,7 @@ async fn mcp_parts(
                 tracing::warn!(
                     backend = name,
                     tool = %shown,
-                    "MCP backend tool skipped: not a valid tool name (1-64 of A-Z a-z 0-9 _ - .); shorten tool_prefix or exclude it"
+                    "MCP backend tool skipped: not a valid tool name (1-64 of A-Z a-z 0-9 _ -); shorten tool_prefix or exclude it"
                 );
             }
             valid
@@ -583,20 +605,86 @@ async fn mcp_parts(
                 .any(|pattern| mcpgate_core::glob_matches(pattern, &tool.name));
             upstream.tool_spec(tool, read_only)
         })
-        .collect();
-    Ok(McpParts {
-        backend: upstream,
-        tools,
-        forwarded: mcpgate_server::upstream::Forwarded {
-            resources: backend.forward.contains(&Forwarded::Resources),
-            prompts: backend.forward.contains(&Forwarded::Prompts),
-        },
-    })
+        .collect()
+}
+
+/// Keep the catalog in step with the MCP backends: when one says its tools
+/// changed (or it was restarted), list them again, recompile the
+/// authorization policy for the new catalog, put both in force and tell
+/// the open sessions. A catalog whose policy does not compile is refused,
+/// and the one in force stays.
+pub fn watch_upstream_tools(loaded: &LoadedConfig, assembled: &Assembled) {
+    let gateway = assembled.gateway.clone();
+    for upstream in gateway.upstreams().backends() {
+        let name = upstream.name().to_owned();
+        let Some(backend) = loaded.config.backends.get(&name) else {
+            continue;
+        };
+        let selection = ToolSelection::of(backend);
+        let accepted_auth = backend.accepted_auth.clone();
+        let upstream = upstream.clone();
+        let gateway = gateway.clone();
+        let authz = assembled.authz.clone();
+        let authz_parts = AuthzParts::from_config(loaded);
+        tokio::spawn(async move {
+            loop {
+                upstream.tools_changed().await;
+                let listed = match upstream.list_tools().await {
+                    Ok(listed) => listed,
+                    Err(error) => {
+                        tracing::warn!(backend = %name, %error, "tools not refreshed");
+                        continue;
+                    }
+                };
+                let refreshed = offered_specs(&name, &selection, &upstream, &listed)
+                    .into_iter()
+                    .map(|spec| finish_spec(&name, "", &accepted_auth, spec))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .and_then(|specs| {
+                        let served: Arc<dyn mcpgate_server::Backend> = upstream.clone();
+                        Ok(gateway.catalog().with_backend_tools(&name, specs, served)?)
+                    })
+                    .and_then(|catalog| {
+                        let tools: Vec<_> = catalog.specs().cloned().collect();
+                        Ok((authz_parts.compile(&tools)?, catalog))
+                    });
+                match refreshed {
+                    Ok((policy, catalog)) => {
+                        let tools = catalog.len();
+                        gateway.replace_catalog(catalog).await;
+                        authz.replace(policy);
+                        tracing::info!(backend = %name, tools, "MCP backend tools refreshed");
+                    }
+                    Err(error) => tracing::error!(
+                        backend = %name,
+                        "MCP backend tools changed but NOT refreshed, the previous catalog stays: {error:#}"
+                    ),
+                }
+            }
+        });
+    }
+}
+
+/// Which upstream tools a backend offers, and which are read-only.
+struct ToolSelection {
+    include_tools: Vec<String>,
+    exclude_tools: Vec<String>,
+    read_only_tools: Vec<String>,
+}
+
+impl ToolSelection {
+    fn of(backend: &BackendConfig) -> Self {
+        ToolSelection {
+            include_tools: backend.include_tools.clone(),
+            exclude_tools: backend.exclude_tools.clone(),
+            read_only_tools: backend.read_only_tools.clone(),
+        }
+    }
 }
 
 /// Whether the upstream tool `name` passes the backend's include and
 /// exclude lists.
-fn offered(backend: &BackendConfig, name: &str) -> bool {
+fn offered(backend: &ToolSelection, name: &str) -> bool {
     mcpgate_core::any_matches(&backend.include_tools, name)
         && !backend
             .exclude_tools

@@ -24,7 +24,10 @@ fn toml_str(text: &str) -> String {
 
 /// The `[backends.up]` section of a stdio upstream, plus `extra` lines.
 fn stdio_backend(args: &[&str], extra: &str) -> String {
-    let mut all = vec![upstream_script().display().to_string(), "--stdio".to_owned()];
+    let mut all = vec![
+        upstream_script().display().to_string(),
+        "--stdio".to_owned(),
+    ];
     all.extend(args.iter().map(|a| a.to_string()));
     let args: Vec<String> = all.iter().map(|a| toml_str(a)).collect();
     format!(
@@ -36,7 +39,10 @@ fn stdio_backend(args: &[&str], extra: &str) -> String {
 fn gateway_with(dir: &Path, backend: &str, envs: &[(&str, &str)]) -> Gateway {
     let config = write_config(
         dir,
-        &format!("[server]\nlisten = \"127.0.0.1:{}\"\n\n{backend}", free_port()),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{}\"\n\n{backend}",
+            free_port()
+        ),
     );
     Gateway::spawn(&config, envs)
 }
@@ -95,7 +101,11 @@ fn stdio_upstream_tools_are_namespaced_filtered_and_not_trusted_to_be_read_only(
     assert_eq!(listed["tools"][0]["annotations"]["readOnlyHint"], true);
     let (text, is_error) = call(&http, &gateway, "up__add", json!({"a": 2, "b": 3}));
     assert_eq!((text.as_str(), is_error), ("5", false));
-    let refused = http.send(&call_tool(&gateway.mcp_url(), "up__echo", json!({"text": "x"})));
+    let refused = http.send(&call_tool(
+        &gateway.mcp_url(),
+        "up__echo",
+        json!({"text": "x"}),
+    ));
     assert!(
         refused.body.contains("read-only") && !refused.body.contains("echo: x"),
         "{refused:?}"
@@ -279,12 +289,18 @@ fn http_upstream_gets_the_gateways_credential_never_the_callers() {
         ("UP_TOKEN", upstream_token.as_str()),
     ];
     let created = Command::new(mcpgate_bin())
-        .args(["keys", "create", "--name", "caller", "--scopes", "up:call", "--config"])
+        .args([
+            "keys", "create", "--name", "caller", "--scopes", "up:call", "--config",
+        ])
         .arg(&config)
         .envs(envs)
         .output()
         .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let key = String::from_utf8(created.stdout)
         .unwrap()
         .lines()
@@ -311,7 +327,11 @@ fn http_upstream_gets_the_gateways_credential_never_the_callers() {
 
     // Without a key, nothing reaches the upstream.
     let before = std::fs::read_to_string(&record).unwrap().lines().count();
-    let refused = Http::new().send(&call_tool(&gateway.mcp_url(), "up__echo", json!({"text": "x"})));
+    let refused = Http::new().send(&call_tool(
+        &gateway.mcp_url(),
+        "up__echo",
+        json!({"text": "x"}),
+    ));
     assert_eq!(refused.status, 401);
     let recorded = std::fs::read_to_string(&record).unwrap();
     assert_eq!(recorded.lines().count(), before);
@@ -327,17 +347,20 @@ fn http_upstream_gets_the_gateways_credential_never_the_callers() {
             "{line}"
         );
     }
-    assert!(!recorded.contains(&key), "the caller's key reached the upstream");
-    assert!(!gateway.stderr_log().contains(&upstream_token), "credential in the log");
+    assert!(
+        !recorded.contains(&key),
+        "the caller's key reached the upstream"
+    );
+    assert!(
+        !gateway.stderr_log().contains(&upstream_token),
+        "credential in the log"
+    );
 }
 
 #[test]
 fn mcp_backend_config_mistakes_name_the_line_and_the_fix() {
     let cases = [
-        (
-            "[backends.up]\nkind = \"mcp\"\n",
-            "set `command = ",
-        ),
+        ("[backends.up]\nkind = \"mcp\"\n", "set `command = "),
         (
             "[backends.up]\nkind = \"mcp\"\ncommand = \"node\"\nurl = \"http://127.0.0.1:1/mcp\"\n",
             "either a child process or a URL",
@@ -357,11 +380,17 @@ fn mcp_backend_config_mistakes_name_the_line_and_the_fix() {
     ];
     for (backend, fix) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &format!("[server]\nlisten = \"127.0.0.1:1\"\n\n{backend}"));
+        let config = write_config(
+            dir.path(),
+            &format!("[server]\nlisten = \"127.0.0.1:1\"\n\n{backend}"),
+        );
         let (ok, output) = run_mcpgate(&["check", "--config", config.to_str().unwrap()]);
         assert!(!ok, "{backend} was accepted");
         assert!(output.contains(fix), "{backend}: {output}");
-        assert!(output.contains("mcpgate.toml:"), "{backend}: no file:line in {output}");
+        assert!(
+            output.contains("mcpgate.toml:"),
+            "{backend}: no file:line in {output}"
+        );
     }
     // A command that cannot start is named at start-up.
     let dir = tempfile::tempdir().unwrap();
@@ -375,4 +404,44 @@ fn mcp_backend_config_mistakes_name_the_line_and_the_fix() {
         output.contains("cannot start MCP backend `up`") && output.contains("/nonexistent/server"),
         "{output}"
     );
+}
+
+#[test]
+fn upstream_tool_list_changes_reach_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = Http::new();
+    let backend = stdio_backend(
+        &[],
+        "read_only = false\nexclude_tools = [\"crash\", \"hang\"]\n",
+    );
+    let gateway = gateway_with(dir.path(), &backend, &[]);
+    let names = || reply_tool_names(&http.send(&list_tools(&gateway.mcp_url())));
+    let wait_for = |present: bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if names().iter().any(|n| n == "up__extra_tool") == present {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "up__extra_tool present={} never happened: {:?}\n{}",
+                present,
+                names(),
+                gateway.stderr_log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    assert!(!names().iter().any(|n| n == "up__extra_tool"));
+    let (text, is_error) = call(&http, &gateway, "up__toggle_extra", json!({}));
+    assert!(!is_error, "{text}");
+    wait_for(true);
+    let (text, is_error) = call(&http, &gateway, "up__extra_tool", json!({}));
+    assert_eq!((text.as_str(), is_error), ("extra", false));
+    // Off again: the tool disappears and calling it is refused unseen.
+    call(&http, &gateway, "up__toggle_extra", json!({}));
+    wait_for(false);
+    let reply = http.send(&call_tool(&gateway.mcp_url(), "up__extra_tool", json!({})));
+    assert!(reply.body.contains("unknown tool"), "{reply:?}");
+    assert!(gateway.stderr_log().contains("MCP backend tools refreshed"));
 }

@@ -74,6 +74,11 @@ impl Upstreams {
         self.backends.iter().any(|(_, f)| f.prompts)
     }
 
+    /// The backends.
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<McpBackend>> {
+        self.backends.iter().map(|(backend, _)| backend)
+    }
+
     /// Whether there are upstream MCP backends at all.
     pub fn is_empty(&self) -> bool {
         self.backends.is_empty()

@@ -30,6 +30,8 @@ use tokio_util::sync::CancellationToken;
 pub use connect::UpstreamTransport;
 pub use extras::{Forwarded, Upstreams};
 pub use relay::Downstream;
+/// A tool as an upstream MCP server describes it.
+pub use rmcp::model::Tool as UpstreamTool;
 
 use crate::backend::Backend;
 use crate::gateway::CallContext;

@@ -21,6 +21,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let assembled = assemble::from_config(&loaded, true).await?;
         log_warnings(&assembled);
         reload_on_hangup(&args.config, &assembled);
+        assemble::watch_upstream_tools(&loaded, &assembled);
         serve_stdio(assembled).await?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -42,6 +43,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let assembled = assemble::from_config(&loaded, false).await?;
     log_warnings(&assembled);
     reload_on_hangup(&args.config, &assembled);
+    assemble::watch_upstream_tools(&loaded, &assembled);
     serve_http(assembled, listener, tls).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -68,11 +70,13 @@ fn reload_on_hangup(path: &std::path::Path, assembled: &Assembled) {
             }
         };
         let path = path.to_owned();
-        let tools: Vec<mcpgate_core::ToolSpec> =
-            assembled.gateway.catalog().specs().cloned().collect();
+        let gateway = assembled.gateway.clone();
         let authz = assembled.authz.clone();
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
+                // The catalog as it is now: MCP backends' tools can change.
+                let tools: Vec<mcpgate_core::ToolSpec> =
+                    gateway.catalog().specs().cloned().collect();
                 match reload_policy(&path, &tools) {
                     Ok(policy) => {
                         for warning in policy.warnings() {
