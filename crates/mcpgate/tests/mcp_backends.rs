@@ -445,3 +445,34 @@ fn upstream_tool_list_changes_reach_the_catalog() {
     assert!(reply.body.contains("unknown tool"), "{reply:?}");
     assert!(gateway.stderr_log().contains("MCP backend tools refreshed"));
 }
+
+#[test]
+fn stopping_mcpgate_stops_its_upstream_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = Http::new();
+    let gateway = gateway_with(dir.path(), &stdio_backend(&[], "read_only = false\n"), &[]);
+    let (pid, is_error) = call(&http, &gateway, "up__pid", json!({}));
+    assert!(!is_error, "{pid}");
+    let child = Path::new("/proc").join(pid.trim());
+    assert!(child.exists(), "upstream {pid} is not running");
+    let status = Command::new("kill")
+        .args(["-TERM", &gateway.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // A zombie keeps its /proc entry until reaped; it must not be running.
+    let running = || {
+        std::fs::read_to_string(child.join("stat"))
+            .map(|stat| !stat.contains(") Z "))
+            .unwrap_or(false)
+    };
+    while running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "upstream {pid} still runs after mcpgate stopped:\n{}",
+            gateway.stderr_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

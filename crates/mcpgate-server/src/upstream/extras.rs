@@ -79,6 +79,12 @@ impl Upstreams {
         self.backends.iter().map(|(backend, _)| backend)
     }
 
+    /// Stop every upstream (child processes exit) and wait for them, a
+    /// few seconds at most.
+    pub async fn shutdown(&self) {
+        futures::future::join_all(self.backends().map(|backend| backend.shutdown())).await;
+    }
+
     /// Whether there are upstream MCP backends at all.
     pub fn is_empty(&self) -> bool {
         self.backends.is_empty()

@@ -42,6 +42,8 @@ use relay::{Relay, Routes};
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long [`McpBackend::shutdown`] waits for the connection to close.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 /// A connection that lasted this long was healthy: back-off starts over.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
@@ -89,6 +91,8 @@ pub struct McpBackend {
     /// The current connection; `None` while it is being made again.
     peer: watch::Receiver<Option<Peer<RoleClient>>>,
     stop: CancellationToken,
+    /// The task keeping the connection, until [`McpBackend::shutdown`].
+    supervisor: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for McpBackend {
@@ -116,7 +120,7 @@ impl McpBackend {
             })?;
         let (sender, receiver) = watch::channel(Some(running.peer().clone()));
         let stop = CancellationToken::new();
-        tokio::spawn(supervise(
+        let supervisor = tokio::spawn(supervise(
             options.clone(),
             relay.clone(),
             running,
@@ -129,7 +133,27 @@ impl McpBackend {
             relay,
             peer: receiver,
             stop,
+            supervisor: std::sync::Mutex::new(Some(supervisor)),
         }))
+    }
+
+    /// Close the connection (a child process gets its stdin closed, then
+    /// is killed if it has not exited) and wait for that, at most
+    /// [`SHUTDOWN_WAIT`]. No restart follows.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let supervisor = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(supervisor) = supervisor
+            && tokio::time::timeout(SHUTDOWN_WAIT, supervisor)
+                .await
+                .is_err()
+        {
+            tracing::warn!(backend = %self.options.name, "MCP backend did not stop in time");
+        }
     }
 
     /// The backend's name in the config.
@@ -354,10 +378,15 @@ async fn supervise(
     loop {
         let since = Instant::now();
         let closer = running.cancellation_token();
+        let waiting = running.waiting();
+        tokio::pin!(waiting);
         let ended = tokio::select! {
-            ended = running.waiting() => ended,
+            ended = &mut waiting => ended,
             () = stop.cancelled() => {
+                // Closing the transport ends a child process: its stdin
+                // closes, and it is killed if it lingers.
                 closer.cancel();
+                let _ = waiting.await;
                 return;
             }
         };

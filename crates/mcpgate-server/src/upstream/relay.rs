@@ -133,21 +133,8 @@ impl Routes {
     /// newest call of the only session with calls in flight.
     fn sole_caller(&self) -> Result<Downstream, &'static str> {
         let calls = lock(&self.calls);
-        let mut newest: Option<(&u64, &Downstream)> = None;
-        for (number, call) in calls.iter() {
-            match newest {
-                Some((_, other)) if other.session != call.session => {
-                    return Err(
-                        "calls from several sessions are in flight on this backend, so mcpgate cannot tell whose request this is",
-                    );
-                }
-                Some((n, _)) if n > number => {}
-                _ => newest = Some((number, call)),
-            }
-        }
-        newest
-            .map(|(_, call)| call.clone())
-            .ok_or("no call is in flight on this backend, so there is no caller to ask")
+        let newest = owner(calls.iter().map(|(number, call)| (*number, call.session)))?;
+        Ok(calls[&newest].clone())
     }
 
     /// Remember that `session` subscribed to `uri`.
@@ -173,6 +160,26 @@ impl Routes {
         }
         others
     }
+}
+
+/// Of the calls in flight (number, session), the newest one, if they all
+/// belong to one session.
+fn owner(calls: impl Iterator<Item = (u64, u64)>) -> Result<u64, &'static str> {
+    let mut newest: Option<(u64, u64)> = None;
+    for (number, session) in calls {
+        match newest {
+            Some((_, other)) if other != session => {
+                return Err(
+                    "calls from several sessions are in flight on this backend, so mcpgate cannot tell whose request this is",
+                );
+            }
+            Some((n, _)) if n > number => {}
+            _ => newest = Some((number, session)),
+        }
+    }
+    newest
+        .map(|(number, _)| number)
+        .ok_or("no call is in flight on this backend, so there is no caller to ask")
 }
 
 /// The gateway as the upstream's client.
@@ -321,5 +328,21 @@ impl ClientHandler for Relay {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.routes.tools_changed.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner;
+
+    #[test]
+    fn relayed_requests_go_only_to_an_unambiguous_session() {
+        assert!(owner(std::iter::empty()).is_err());
+        assert_eq!(owner([(4, 7)].into_iter()), Ok(4));
+        // Several calls of one session: the newest.
+        assert_eq!(owner([(4, 7), (9, 7), (6, 7)].into_iter()), Ok(9));
+        // Two sessions: nobody (never the wrong user).
+        assert!(owner([(4, 7), (5, 8)].into_iter()).is_err());
+        assert!(owner([(5, 8), (4, 7), (6, 8)].into_iter()).is_err());
     }
 }

@@ -164,7 +164,6 @@ pub async fn serve_http(
         tls = tls.is_some(),
         "mcpgate is serving MCP over Streamable HTTP"
     );
-    drop(gateway);
     let stop = shutdown.clone();
     let on_signal = async move {
         wait_for_signal().await;
@@ -193,6 +192,7 @@ pub async fn serve_http(
         .await
         .context("the HTTP server failed"),
     };
+    gateway.upstreams().shutdown().await;
     audit.finish().await;
     served
 }
@@ -202,7 +202,8 @@ pub async fn serve_http(
 pub async fn serve_stdio(assembled: Assembled) -> anyhow::Result<()> {
     let Assembled { gateway, audit, .. } = assembled;
     tracing::info!(tools = gateway.catalog().len(), "serving MCP on stdio");
-    let served = mcpgate_server::stdio::serve_stdio(gateway, Identity::local()).await;
+    let served = mcpgate_server::stdio::serve_stdio(gateway.clone(), Identity::local()).await;
+    gateway.upstreams().shutdown().await;
     audit.finish().await;
     Ok(served?)
 }
