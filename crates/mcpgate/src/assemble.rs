@@ -118,6 +118,7 @@ pub async fn tools_of(loaded: &LoadedConfig) -> anyhow::Result<Vec<mcpgate_core:
             let parts = mcp_parts(name, backend, loaded.base_dir())
                 .await
                 .with_context(context)?;
+            parts.backend.shutdown().await;
             for spec in parts.tools {
                 tools.push(finish_spec(name, "", &backend.accepted_auth, spec)?);
             }

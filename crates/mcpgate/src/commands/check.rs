@@ -33,6 +33,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         outln!("warning: {warning}");
     }
     let assemble::Assembled { gateway, audit, .. } = assembled;
+    gateway.upstreams().shutdown().await;
     drop(gateway);
     audit.finish().await;
     Ok(ExitCode::SUCCESS)
