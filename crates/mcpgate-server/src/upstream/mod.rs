@@ -263,10 +263,14 @@ impl McpBackend {
                 self.name(),
                 timeout.as_secs_f32()
             )),
-            Err(error) => ToolOutput::error(format!(
-                "backend `{}` stopped before answering ({error}); it is being restarted, so the call can be tried again",
-                self.name()
-            )),
+            Err(error) => {
+                // The transport's own words name SDK types: logged, not shown.
+                tracing::warn!(backend = %self.name(), %error, "MCP backend call failed");
+                ToolOutput::error(format!(
+                    "backend `{}` stopped before answering (its connection failed); mcpgate restarts or reconnects it, so the call can be tried again",
+                    self.name()
+                ))
+            }
         }
     }
 
