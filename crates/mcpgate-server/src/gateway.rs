@@ -176,17 +176,27 @@ impl Gateway {
             .entries()
             .iter()
             .filter(|entry| entry.spec.backend == backend)
-            .any(|entry| {
-                self.authorizer
-                    .decide(&AuthzRequest {
-                        identity,
-                        tool: &entry.spec,
-                        arguments: None,
-                        source: source.map(|s| s.ip()),
-                        time: now,
-                    })
-                    .is_allowed()
+            .any(|entry| self.listable(identity, source, entry, now))
+    }
+
+    /// Whether `identity` may see `entry` in `tools/list` (decided without
+    /// arguments, at `now`).
+    fn listable(
+        &self,
+        identity: &Identity,
+        source: Option<SocketAddr>,
+        entry: &crate::catalog::Entry,
+        now: SystemTime,
+    ) -> bool {
+        self.authorizer
+            .decide(&AuthzRequest {
+                identity,
+                tool: &entry.spec,
+                arguments: None,
+                source: source.map(|s| s.ip()),
+                time: now,
             })
+            .is_allowed()
     }
 
     /// Audit a request other than `tools/call` that was passed to an
@@ -311,17 +321,7 @@ impl Gateway {
             return Err(CallError::InvalidCursor);
         }
         let now = SystemTime::now();
-        let visible = |entry: &crate::catalog::Entry| {
-            self.authorizer
-                .decide(&AuthzRequest {
-                    identity,
-                    tool: &entry.spec,
-                    arguments: None,
-                    source: source.map(|s| s.ip()),
-                    time: now,
-                })
-                .is_allowed()
-        };
+        let visible = |entry: &crate::catalog::Entry| self.listable(identity, source, entry, now);
         let mut tools = Vec::new();
         let mut position = start;
         while position < entries.len() && tools.len() < self.options.page_size {
