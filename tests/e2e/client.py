@@ -23,6 +23,27 @@ options:
                       client_credentials grant, and step up on 403 insufficient_scope. The
                       output's "oauth.tokens" lists the scope of every token obtained, in order.
   --oauth-issuer URL  the issuer those client credentials belong to
+  --oauth-login USER  (http) authenticate with the SDK's OAuthClientProvider (authorization code
+                      + PKCE, dynamic client registration) and log in as USER headlessly: the
+                      authorization URL is walked like a browser (cookies kept, redirects followed
+                      by hand, each page's first <form> filled in - login=USER, password=pw, the
+                      submit button whose value is "approve" else the first - and submitted) until
+                      a redirect to the redirect URI; its code, state and iss go back to the SDK.
+                      The output's "oauth" gains client_id, hops, iss, tokens, authorizations
+                      and errors (exclusive with --oauth-client). Before the connection is up a
+                      failed login is exit 1 ("connect failed: ... error=access_denied ...");
+                      after it, a failed re-authorization is recorded in "oauth.errors" and the
+                      request fails with the server's 401
+  --oauth-redirect-uri URL  the redirect URI to register and use (default
+                      http://127.0.0.1:33418/callback; nothing listens there)
+  --oauth-auth-method METHOD  token_endpoint_auth_method to register: none (default),
+                      client_secret_post or client_secret_basic
+  --oauth-client-metadata-url URL  an https Client ID Metadata Document URL; used as client_id
+                      instead of registering when the server advertises support
+  --oauth-refresh-check  after the tool calls, mark the access token expired and list tools
+                      again, so the SDK refreshes it; the result is in "oauth.refresh"
+  --oauth-before-refresh URL  POST to URL (empty body, must answer 2xx) before that refresh,
+                      e.g. an IdP admin endpoint that disables the account; repeatable
   --mode MODE         how the SDK negotiates: "auto" (SDK default: probe server/discover at
                       2026-07-28, fall back to initialize), "legacy" (initialize only), or a
                       modern version such as "2026-07-28" (adopt it without any handshake)
@@ -38,16 +59,22 @@ import json
 import os
 import ssl
 import sys
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import version as dist_version
+from html.parser import HTMLParser
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
+from collections.abc import AsyncGenerator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import anyio
 import mcp_types as types
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult
 from mcp.shared.exceptions import MCPError
 
 import httpx2
@@ -86,7 +113,17 @@ def tls_context(opts: Options) -> ssl.SSLContext | bool:
 
 USAGE = """usage:
   client.py --url URL [--header "Name: value"]... [--ca FILE] [--cert FILE --key FILE] [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N] [--mode MODE]
+            [--oauth-client ID:SECRET [--oauth-issuer URL]]
+            [--oauth-login USER [--oauth-redirect-uri URL] [--oauth-auth-method METHOD] [--oauth-client-metadata-url URL]
+             [--oauth-refresh-check [--oauth-before-refresh URL]...]]
   client.py --stdio [--env K=V]... [--call NAME=JSON]... [--list-all] [--timeout SECS] [--max-pages N] [--mode MODE] -- COMMAND ARG..."""
+
+
+# Where the authorization server sends the browser back to at the end: nothing listens there,
+# the login walker stops at the redirect and hands code/state/iss to the SDK.
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:33418/callback"
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+MAX_HOPS = 20
 
 
 class UsageError(Exception):
@@ -113,6 +150,12 @@ class Options:
     key: str | None = None
     oauth_client: tuple[str, str] | None = None
     oauth_issuer: str | None = None
+    oauth_login: str | None = None
+    oauth_redirect_uri: str = DEFAULT_REDIRECT_URI
+    oauth_auth_method: str = "none"
+    oauth_client_metadata_url: str | None = None
+    oauth_refresh_check: bool = False
+    oauth_before_refresh: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
 
 
@@ -189,6 +232,25 @@ def parse_args(argv: list[str]) -> Options:
             opts.oauth_client = (client_id, secret)
         elif arg == "--oauth-issuer":
             opts.oauth_issuer = value()
+        elif arg == "--oauth-login":
+            opts.oauth_login = value()
+            if not opts.oauth_login:
+                raise UsageError("--oauth-login expects a user name")
+        elif arg == "--oauth-redirect-uri":
+            opts.oauth_redirect_uri = value()
+            parts = urlsplit(opts.oauth_redirect_uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise UsageError(f"--oauth-redirect-uri expects an absolute http(s) URL, got {opts.oauth_redirect_uri!r}")
+        elif arg == "--oauth-auth-method":
+            opts.oauth_auth_method = value()
+            if opts.oauth_auth_method not in AUTH_METHODS:
+                raise UsageError(f"--oauth-auth-method expects one of {', '.join(AUTH_METHODS)}")
+        elif arg == "--oauth-client-metadata-url":
+            opts.oauth_client_metadata_url = value()
+        elif arg == "--oauth-refresh-check":
+            opts.oauth_refresh_check = True
+        elif arg == "--oauth-before-refresh":
+            opts.oauth_before_refresh.append(value())
         elif arg == "--":
             opts.command = argv[i + 1 :]
             break
@@ -215,16 +277,36 @@ def parse_args(argv: list[str]) -> Options:
         raise UsageError("--cert and --key go together")
     if opts.stdio and opts.oauth_client:
         raise UsageError("--oauth-client is only valid with --url")
+    if opts.stdio and opts.oauth_login:
+        raise UsageError("--oauth-login is only valid with --url")
+    if opts.oauth_client and opts.oauth_login:
+        raise UsageError("--oauth-client and --oauth-login are exclusive")
+    login_only = [
+        name
+        for name, given in (
+            ("--oauth-redirect-uri", opts.oauth_redirect_uri != DEFAULT_REDIRECT_URI),
+            ("--oauth-auth-method", opts.oauth_auth_method != "none"),
+            ("--oauth-client-metadata-url", opts.oauth_client_metadata_url is not None),
+            ("--oauth-refresh-check", opts.oauth_refresh_check),
+        )
+        if given
+    ]
+    if login_only and not opts.oauth_login:
+        raise UsageError(f"{login_only[0]} needs --oauth-login")
+    if opts.oauth_before_refresh and not opts.oauth_refresh_check:
+        raise UsageError("--oauth-before-refresh needs --oauth-refresh-check")
     return opts
 
 
 class RecordingTokenStorage:
-    """In-memory TokenStorage (the SDK's protocol) that also records each token's scope."""
+    """In-memory TokenStorage (the SDK's protocol) that also records each token's scope
+    (and, given ``oauth``, the client_id the SDK registered or was given)."""
 
-    def __init__(self, record: list[str | None]) -> None:
+    def __init__(self, record: list[str | None], oauth: dict[str, Any] | None = None) -> None:
         self._tokens: Any = None
         self._client_info: Any = None
         self._record = record
+        self._oauth = oauth
 
     async def get_tokens(self) -> Any:
         return self._tokens
@@ -238,6 +320,226 @@ class RecordingTokenStorage:
 
     async def set_client_info(self, client_info: Any) -> None:
         self._client_info = client_info
+        if self._oauth is not None:
+            self._oauth["client_id"] = client_info.client_id
+
+
+# ------------------------------------------------------------------ headless login
+class WalkError(Exception):
+    """The login walk could not go on (no form, an HTTP error, too many hops)."""
+
+
+class AuthorizationDenied(Exception):
+    """The authorization server redirected to the redirect URI with ``error=...``."""
+
+
+@dataclass
+class HtmlForm:
+    action: str | None = None
+    method: str = "get"
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    # submit buttons (<button> of type submit, <input type=submit|image>): (name, value)
+    submitters: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+class FormParser(HTMLParser):
+    """Collects the <form>s of a page: action, method, successful controls, submit buttons."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[HtmlForm] = []
+        self._form: HtmlForm | None = None
+        self._select: str | None = None
+        self._select_value: str | None = None
+        self._select_chosen = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self._form = HtmlForm(action=a.get("action"), method=(a.get("method") or "get").lower())
+            self.forms.append(self._form)
+            return
+        form = self._form
+        if form is None:
+            return
+        name = a.get("name")
+        if tag == "input":
+            kind = (a.get("type") or "text").lower()
+            if kind in ("submit", "image"):
+                form.submitters.append((name or None, a.get("value", "")))
+            elif kind in ("button", "reset", "file") or not name:
+                pass
+            elif kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    form.fields.append((name, a.get("value", "on")))
+            else:
+                form.fields.append((name, a.get("value", "")))
+        elif tag == "button":
+            if (a.get("type") or "submit").lower() == "submit":
+                form.submitters.append((name or None, a.get("value", "")))
+        elif tag == "textarea" and name:
+            form.fields.append((name, ""))
+        elif tag == "select" and name:
+            self._select, self._select_value, self._select_chosen = name, None, False
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            if self._select_value is None or ("selected" in a and not self._select_chosen):
+                self._select_value = value
+                self._select_chosen = "selected" in a
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "select" and self._select is not None:
+            if self._form is not None and self._select_value is not None:
+                self._form.fields.append((self._select, self._select_value))
+            self._select = None
+
+
+class _TextParser(HTMLParser):
+    """The visible text of a page (for error messages)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _page_text(body: str, limit: int = 300) -> str:
+    parser = _TextParser()
+    try:
+        parser.feed(body)
+        parser.close()
+        text = " ".join(" ".join(parser.parts).split())
+    except Exception:  # noqa: BLE001
+        text = ""
+    return (text or " ".join(body.split()))[:limit]
+
+
+class LoopbackCookiePolicy(DefaultCookiePolicy):
+    """Like browsers, send Secure cookies to http://127.0.0.1, ::1 and localhost too (they
+    count as secure contexts there); Python's default sends them over https only."""
+
+    def return_ok_secure(self, cookie: Cookie, request: Any) -> bool:
+        host = urlsplit(request.get_full_url()).hostname or ""
+        if cookie.secure and host in ("127.0.0.1", "::1", "localhost"):
+            return True
+        return super().return_ok_secure(cookie, request)
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class LoginWalker:
+    """redirect_handler/callback_handler for OAuthClientProvider: a headless browser.
+
+    It walks from the authorization URL through every redirect and HTML form (login at the
+    IdP, consent at the gateway, ...) until the authorization server redirects to the redirect
+    URI, and returns that redirect's code, state and iss to the SDK. One cookie jar for the
+    whole run, like a browser: a re-authorization finds the sessions of the first one.
+    """
+
+    def __init__(self, http: httpx2.AsyncClient, user: str, redirect_uri: str) -> None:
+        self.http = http
+        self.user = user
+        self.redirect_uri = redirect_uri
+        self.decision = "approve"  # the button pressed on the gateway's consent form
+        self.walks: list[dict[str, Any]] = []  # one per authorization: hops, iss, error
+        self._result: AuthorizationCodeResult | None = None
+        self._error: tuple[str, str | None] | None = None
+
+    def _is_redirect_uri(self, url: str) -> bool:
+        a, b = urlsplit(url), urlsplit(self.redirect_uri)
+        return (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path)
+
+    async def redirect_handler(self, authorization_url: str) -> None:
+        self._result, self._error = None, None
+        hops: list[dict[str, Any]] = []
+        walk: dict[str, Any] = {"hops": hops, "iss": None, "error": None}
+        self.walks.append(walk)
+        method, url, data = "GET", authorization_url, None
+        for _ in range(MAX_HOPS):
+            headers = {"content-type": "application/x-www-form-urlencoded"} if data is not None else None
+            try:
+                resp = await self.http.request(method, url, content=data, headers=headers)
+            except httpx2.HTTPError as e:
+                raise WalkError(f"{method} {_without_query(url)}: {describe(e)}") from e
+            hops.append({"method": method, "url": _without_query(url), "status": resp.status_code})
+            if resp.status_code in (301, 302, 303, 307, 308):
+                location = resp.headers.get("location")
+                if not location:
+                    raise WalkError(f"{method} {_without_query(url)}: HTTP {resp.status_code} without Location")
+                target = urljoin(url, location)
+                if self._is_redirect_uri(target):
+                    hops.append({"method": "GET", "url": _without_query(target), "status": None})
+                    query = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+                    walk["iss"] = query.get("iss")
+                    if "error" in query:
+                        walk["error"] = {"error": query["error"], "error_description": query.get("error_description")}
+                        self._error = (query["error"], query.get("error_description"))
+                        return
+                    self._result = AuthorizationCodeResult(
+                        code=query.get("code", ""), state=query.get("state"), iss=query.get("iss")
+                    )
+                    return
+                if resp.status_code not in (307, 308):
+                    method, data = "GET", None
+                url = target
+                continue
+            body = resp.text
+            form = None
+            if resp.status_code == 200 and "html" in resp.headers.get("content-type", "html"):
+                parser = FormParser()
+                parser.feed(body)
+                parser.close()
+                form = parser.forms[0] if parser.forms else None
+            if form is None:
+                snippet = _page_text(body)
+                raise WalkError(
+                    f"{method} {_without_query(url)}: HTTP {resp.status_code} and no form to submit: {snippet}"
+                )
+            fields = [
+                (name, self.user if name == "login" else "pw" if name == "password" else value)
+                for name, value in form.fields
+            ]
+            named = [s for s in form.submitters if s[0]]
+            # The decision applies to the gateway's consent form; any other form is approved.
+            preferred = self.decision if (form.action or "").endswith("/oauth/consent") else "approve"
+            chosen = next((s for s in named if s[1] == preferred), named[0] if named else None)
+            if chosen is not None:
+                fields.append((chosen[0], chosen[1]))  # type: ignore[arg-type]
+            url = urljoin(url, form.action) if form.action else url
+            if form.method == "post":
+                method, data = "POST", urlencode(fields)
+            else:
+                method, data = "GET", None
+                parts = urlsplit(url)
+                url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(fields), ""))
+        raise WalkError(f"no redirect to {self.redirect_uri} after {MAX_HOPS} hops")
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        if self._error is not None:
+            error, description = self._error
+            raise AuthorizationDenied(
+                f"authorization failed: error={error}" + (f" ({description})" if description else "")
+            )
+        if self._result is None:
+            raise WalkError("the login walk produced no authorization response")
+        return self._result
 
 
 def dump(model: Any) -> Any:
@@ -368,8 +670,157 @@ def tool_entry(tool: Any) -> dict[str, Any]:
     }
 
 
+async def setup_login(
+    opts: Options, out: dict[str, Any], stack: AsyncExitStack, verify: ssl.SSLContext | bool
+) -> Any:
+    """The SDK's OAuthClientProvider, driven by a LoginWalker (see --oauth-login)."""
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import OAuthClientMetadata
+
+    class RecordingOAuthClientProvider(OAuthClientProvider):
+        """Also records the outcome of the refresh_token grant (for --oauth-refresh-check).
+        _handle_refresh_response is the SDK's (private) hook for exactly that response."""
+
+        refreshes: list[dict[str, Any]]
+        errors: list[str]
+        # After connecting: a failed (re-)authorization must not tear the transport down (the
+        # SDK raises out of the request's task); send the request once more without
+        # credentials instead, so that it fails (401) like any other request, as data.
+        soft_fail = False
+
+        async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            flow = super().async_auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    response = yield outgoing
+                    outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return
+            except Exception as e:  # noqa: BLE001
+                if not self.soft_fail:
+                    raise
+                message = describe(e)
+                self.errors.append(message)
+                sys.stderr.write(f"client.py: authorization failed (recorded in oauth.errors): {message}\n")
+                request.headers.pop("Authorization", None)
+                yield request
+            finally:
+                await flow.aclose()
+
+        async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
+            entry: dict[str, Any] = {"status": response.status_code, "error": None}
+            try:
+                body = json.loads(await response.aread())
+                if isinstance(body, dict) and isinstance(body.get("error"), str):
+                    entry["error"] = body["error"]
+            except (ValueError, httpx2.HTTPError):
+                pass
+            ok = await super()._handle_refresh_response(response)
+            entry["ok"] = ok
+            self.refreshes.append(entry)
+            return ok
+
+    tokens: list[str | None] = []
+    oauth: dict[str, Any] = {
+        "login": opts.oauth_login,
+        "client_id": None,
+        "hops": [],
+        "iss": None,
+        "tokens": tokens,
+        "authorizations": 0,
+        "errors": [],
+    }
+    out["oauth"] = oauth
+    # The browser: its own client (no auth, no automatic redirects, its own cookie jar).
+    browser = await stack.enter_async_context(
+        httpx2.AsyncClient(
+            verify=verify,
+            follow_redirects=False,
+            timeout=httpx2.Timeout(opts.timeout),
+            cookies=CookieJar(policy=LoopbackCookiePolicy()),
+        )
+    )
+    walker = LoginWalker(browser, opts.oauth_login or "", opts.oauth_redirect_uri)
+    try:
+        metadata = OAuthClientMetadata(
+            client_name="mcpgate-e2e-python",
+            redirect_uris=[opts.oauth_redirect_uri],  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method=opts.oauth_auth_method,  # type: ignore[arg-type]
+        )
+        provider = RecordingOAuthClientProvider(
+            server_url=opts.url or "",
+            client_metadata=metadata,
+            storage=RecordingTokenStorage(tokens, oauth),
+            redirect_handler=walker.redirect_handler,
+            callback_handler=walker.callback_handler,
+            client_metadata_url=opts.oauth_client_metadata_url,
+        )
+    except ValueError as e:  # e.g. a client metadata URL that is not https
+        raise UsageError(str(e)) from None
+    provider.refreshes = []
+    provider.errors = oauth.setdefault("errors", [])
+    provider.walker = walker  # type: ignore[attr-defined]
+    provider.browser = browser  # type: ignore[attr-defined]
+    return provider
+
+
+def _record_walks(out: dict[str, Any], walker: LoginWalker) -> None:
+    oauth = out["oauth"]
+    if walker.walks:
+        oauth["hops"] = walker.walks[0]["hops"]
+        oauth["iss"] = walker.walks[0]["iss"]
+    oauth["authorizations"] = len(walker.walks)
+
+
+async def refresh_check(opts: Options, out: dict[str, Any], client: Any, auth: Any) -> None:
+    """--oauth-refresh-check: expire the access token, list tools again, record what happened."""
+    walker: LoginWalker = auth.walker
+    for url in opts.oauth_before_refresh:
+        try:
+            resp = await auth.browser.post(url)
+        except httpx2.HTTPError as e:
+            raise Failure(f"--oauth-before-refresh {url}: {describe(e)}") from e
+        if not 200 <= resp.status_code < 300:
+            raise Failure(f"--oauth-before-refresh {url}: HTTP {resp.status_code}: {resp.text[:200]}")
+    ctx = auth.context
+    walks_before = len(walker.walks)
+    refreshes_before = len(auth.refreshes)
+    record: dict[str, Any] = {
+        "hadRefreshToken": bool(ctx.current_tokens and ctx.current_tokens.refresh_token),
+        "attempted": False,
+        "ok": None,
+        "status": None,
+        "error": None,
+        "reauthorized": False,
+        "hops": None,
+        "authorizationError": None,
+        "listed": False,
+        "listError": None,
+    }
+    out["oauth"]["refresh"] = record
+    # what the SDK's OAuthContext.is_token_valid() checks: the next request refreshes first
+    errors_before = len(auth.errors)
+    ctx.token_expiry_time = time.time() - 1
+    try:
+        await client.list_tools()
+        record["listed"] = True
+    except Exception as e:  # noqa: BLE001 - the outcome is data
+        record["listError"] = describe(e)
+    if len(auth.refreshes) > refreshes_before:
+        r = auth.refreshes[refreshes_before]
+        record.update(attempted=True, ok=r["ok"], status=r["status"], error=r["error"])
+    if len(walker.walks) > walks_before:
+        record["reauthorized"] = True
+        record["hops"] = walker.walks[walks_before]["hops"]
+    record["authorizationError"] = auth.errors[errors_before] if len(auth.errors) > errors_before else None
+
+
 async def run(opts: Options, out: dict[str, Any]) -> None:
     tap = Tap()
+    auth: Any = None
     sdk = out["sdkVersion"] or "0.0.0"
     async with AsyncExitStack() as stack:
         if opts.stdio:
@@ -399,6 +850,9 @@ async def run(opts: Options, out: dict[str, Any]) -> None:
                     client_secret=opts.oauth_client[1],
                     issuer=opts.oauth_issuer,
                 )
+            if opts.oauth_login is not None:
+                auth = await setup_login(opts, out, stack, verify)
+                http.auth = auth
             inner = streamable_http_client(opts.url, http_client=http)
 
         try:
@@ -417,6 +871,8 @@ async def run(opts: Options, out: dict[str, Any]) -> None:
         except Exception as e:  # noqa: BLE001 - every failure to connect is reported the same way
             raise Failure(f"connect failed: {describe(e)}") from e
 
+        if auth is not None:
+            auth.soft_fail = True
         session = client.session
         out["server"] = dump(client.server_info)
         out["protocolVersion"] = client.protocol_version
@@ -490,6 +946,12 @@ async def run(opts: Options, out: dict[str, Any]) -> None:
                     if isinstance(wire, types.JSONRPCResponse):
                         entry["rawResult"] = wire.result
             out["calls"].append(entry)
+
+        if auth is not None:
+            _record_walks(out, auth.walker)
+            if opts.oauth_refresh_check:
+                await refresh_check(opts, out, client, auth)
+                _record_walks(out, auth.walker)
         out["_done"] = True
         # Leaving the stack closes the session (HTTP: DELETE of the session; stdio: child stopped).
 
@@ -530,6 +992,10 @@ def main() -> int:
         failures = _find(e, Failure)
         if failures is not None:
             sys.stderr.write(f"client.py: {failures}\n")
+            return 1
+        login = _find(e, AuthorizationDenied) or _find(e, WalkError)
+        if login is not None:
+            sys.stderr.write(f"client.py: login failed: {describe(login)}\n")
             return 1
         if out.pop("_done", False):
             # Everything ran; only tearing the connection down failed. The results stand.

@@ -58,3 +58,13 @@ impl Authenticator for LocalUser {
         Box::pin(std::future::ready(Ok(Identity::local())))
     }
 }
+
+/// Checks bearer tokens from one issuer: the gateway's own authorization
+/// server (defined in another crate, plugged in here).
+pub trait BearerVerifier: Send + Sync + 'static {
+    /// The exact `iss` of the tokens this verifier checks.
+    fn issuer(&self) -> &str;
+
+    /// Verify `token` and return who it speaks for.
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, AuthError>>;
+}

@@ -15,6 +15,6 @@ pub mod jwt;
 mod strategies;
 
 pub use api_key::ApiKeyAuthenticator;
-pub use authenticate::{AuthError, Authenticator, LocalUser, RequestFacts};
+pub use authenticate::{AuthError, Authenticator, BearerVerifier, LocalUser, RequestFacts};
 pub use mcpgate_core::{Decision, DenyReason, Identity};
 pub use strategies::{MutualTls, Strategies};

@@ -327,6 +327,14 @@ impl Policy {
         scopes.into_iter().collect()
     }
 
+    /// Every scope `identity` holds through its credential and roles (and
+    /// what they imply), for read-only tools at least. An authorization
+    /// server grants a user no scope outside this set.
+    pub fn entitled_scopes(&self, identity: &Identity) -> BTreeSet<String> {
+        self.caller(identity, &mut crate::explain::NoTrace)
+            .read_scopes
+    }
+
     /// Decide, and say why, step by step.
     pub fn explain(&self, request: &AuthzRequest<'_>) -> Explanation {
         let mut steps = Steps::default();
@@ -383,6 +391,18 @@ impl Policy {
         let mut read_scopes = scopes.clone();
         read_scopes.extend(read_only_scopes);
         self.hierarchy.expand(&mut read_scopes, |_, _| {});
+        if let Some(limit) = &identity.scope_limit {
+            let mut limit = limit.clone();
+            self.hierarchy.expand(&mut limit, |_, _| {});
+            trace.note(|| {
+                format!(
+                    "the credential limits scopes to {} (what was consented to)",
+                    join(limit.iter())
+                )
+            });
+            scopes.retain(|scope| limit.contains(scope));
+            read_scopes.retain(|scope| limit.contains(scope));
+        }
         let entity = self
             .cedar
             .as_ref()

@@ -58,6 +58,11 @@ pub struct Identity {
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// When the credential stops being valid, if it expires.
     pub expires_at: Option<SystemTime>,
+    /// When set, the most this caller may use, whatever its roles grant:
+    /// these scopes and what they imply. A token mcpgate's own
+    /// authorization server issued carries the scopes the user consented
+    /// to, and roles must not widen them.
+    pub scope_limit: Option<BTreeSet<String>>,
 }
 
 impl Identity {
@@ -82,6 +87,7 @@ impl Identity {
             groups: BTreeSet::new(),
             claims: serde_json::Map::new(),
             expires_at: None,
+            scope_limit: None,
         }
     }
 

@@ -71,6 +71,7 @@ async fn start(page_size: usize) -> Server {
         allowed_origins: vec!["https://allowed.example".into()],
         max_body_bytes: 64 * 1024,
         protected_resource: None,
+        extra_routes: None,
     };
     let shutdown = CancellationToken::new();
     let app = router(gateway, Arc::new(LocalUser), &options, shutdown.clone());

@@ -2,8 +2,8 @@
 //!
 //! A [`Store`] keeps what must outlive a process and be shared by every
 //! instance of a gateway: today the audit log and its signed checkpoints
-//! (keys, OAuth clients, grants and revocations join it as those features
-//! land). Two implementations, one per database, with no in-memory fake:
+//! API keys, and the embedded authorization server's clients, grants and
+//! single-use secrets. Two implementations, one per database, with no in-memory fake:
 //!
 //! - [`SqliteStore`] — the embedded default: one file, WAL mode, full sync.
 //! - [`PostgresStore`] — for several stateless instances behind a load
@@ -17,6 +17,7 @@ pub mod audit;
 mod error;
 mod keys;
 mod migrate;
+mod oauth;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -26,6 +27,7 @@ use futures::stream::BoxStream;
 
 pub use error::StoreError;
 pub use keys::{ApiKeyRecord, KeyChange};
+pub use oauth::{GrantRecord, GrantSelector, OAuthClientRecord, OneTimeSecret};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -133,6 +135,80 @@ pub trait Store: Send + Sync + 'static {
     fn watch_key_changes(
         &self,
     ) -> BoxFuture<'_, Result<Option<BoxStream<'static, ()>>, StoreError>>;
+
+    /// Store a registered client; a metadata-document client already
+    /// stored gets its metadata refreshed.
+    fn insert_oauth_client<'a>(
+        &'a self,
+        client: &'a OAuthClientRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The stored client `client_id`.
+    fn oauth_client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OAuthClientRecord>, StoreError>>;
+
+    /// Every stored client, newest first.
+    fn oauth_clients(&self) -> BoxFuture<'_, Result<Vec<OAuthClientRecord>, StoreError>>;
+
+    /// Revoke a stored client as of `at`; `false` when unknown or already
+    /// revoked. Its grants are revoked separately ([`Store::revoke_grants`]).
+    fn revoke_oauth_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        at: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Store a new grant.
+    fn insert_grant<'a>(&'a self, grant: &'a GrantRecord) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The grant `id`.
+    fn grant<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<GrantRecord>, StoreError>>;
+
+    /// Every grant, newest first.
+    fn grants(&self) -> BoxFuture<'_, Result<Vec<GrantRecord>, StoreError>>;
+
+    /// Revoke the grants `selector` picks, as of `at`, and announce each on
+    /// the change feed; returns the ids revoked now.
+    fn revoke_grants<'a>(
+        &'a self,
+        selector: GrantSelector<'a>,
+        at: &'a str,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+
+    /// Replace a grant's sealed upstream refresh token.
+    fn set_grant_upstream_refresh<'a>(
+        &'a self,
+        id: &'a str,
+        sealed: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Store a single-use secret (by hash).
+    fn insert_secret<'a>(
+        &'a self,
+        secret: &'a OneTimeSecret,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Mark the secret `hash` of `kind` used as of `at`, and return it as it
+    /// was before: `used_at` is `None` for exactly one caller, the first.
+    fn take_secret<'a>(
+        &'a self,
+        hash: &'a str,
+        kind: &'a str,
+        at: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OneTimeSecret>, StoreError>>;
+
+    /// The secret `hash` of `kind`, without using it.
+    fn secret<'a>(
+        &'a self,
+        hash: &'a str,
+        kind: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OneTimeSecret>, StoreError>>;
+
+    /// Delete secrets that expired before `before`; returns how many.
+    fn purge_secrets<'a>(&'a self, before: &'a str) -> BoxFuture<'a, Result<u64, StoreError>>;
 }
 
 /// Open the store at `url` and bring its schema up to date.

@@ -25,6 +25,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "api keys",
         sql: include_str!("../migrations/sqlite/0002_api_keys.sql"),
     },
+    Migration {
+        version: 3,
+        name: "oauth",
+        sql: include_str!("../migrations/sqlite/0003_oauth.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -38,6 +43,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "api keys",
         sql: include_str!("../migrations/postgres/0002_api_keys.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "oauth",
+        sql: include_str!("../migrations/postgres/0003_oauth.sql"),
     },
 ];
 

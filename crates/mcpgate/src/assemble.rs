@@ -225,6 +225,14 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
         );
     }
     let audit = AuditParts::from_config(loaded, stdio).await?;
+    let store = audit.store.clone();
+    let public = public_url(&config.server)?;
+    let own_tokens = if stdio {
+        None
+    } else {
+        crate::oauth_setup::verifier(loaded, &public)
+            .with_context(|| loaded.path.display().to_string())?
+    };
     // Over stdio the caller is the local user who started the process.
     let authenticator: Arc<dyn Authenticator> = if stdio {
         Arc::new(LocalUser)
@@ -232,7 +240,10 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
         auth_setup::authenticator(
             loaded,
             audit.store.clone(),
-            public_url(&config.server)?.as_str(),
+            public.as_str(),
+            own_tokens
+                .clone()
+                .map(|v| v as Arc<dyn mcpgate_auth::BearerVerifier>),
         )
         .await?
     };
@@ -253,14 +264,25 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
     )
     .with_context(|| loaded.path.display().to_string())?;
     // Clients can get tokens from these: advertise them (RFC 9728).
-    let issuers: Vec<String> = config
-        .auth
-        .jwt
-        .iter()
-        .map(|i| &i.issuer)
-        .chain(config.auth.introspection.iter().map(|i| &i.issuer))
-        .map(|issuer| issuer.as_str().trim_end_matches('/').to_owned())
-        .collect();
+    let mut issuers: Vec<String> = Vec::new();
+    if let (Some(verifier), Some(oauth)) = (own_tokens, &config.oauth_server) {
+        let server =
+            crate::oauth_setup::server(loaded, oauth, verifier, store, assembled.authz.clone())
+                .with_context(|| loaded.path.display().to_string())?;
+        server.follow_revocations();
+        tracing::info!(issuer = %server.issuer(), "embedded OAuth authorization server enabled");
+        issuers.push(server.issuer().to_owned());
+        assembled.http.extra_routes = Some(server.router());
+    }
+    issuers.extend(
+        config
+            .auth
+            .jwt
+            .iter()
+            .map(|i| &i.issuer)
+            .chain(config.auth.introspection.iter().map(|i| &i.issuer))
+            .map(|issuer| issuer.as_str().trim_end_matches('/').to_owned()),
+    );
     if !issuers.is_empty() {
         assembled.http.protected_resource = Some(protected_resource(
             issuers,
@@ -407,6 +429,7 @@ fn http_options(server: &ServerConfig, public_url: &Url) -> HttpOptions {
         allowed_origins: origins,
         max_body_bytes: server.max_body_bytes,
         protected_resource: None,
+        extra_routes: None,
     }
 }
 

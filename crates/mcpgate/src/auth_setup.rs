@@ -18,17 +18,22 @@ const MIN_PEPPER_BYTES: usize = 32;
 /// The authenticator the config asks for: the configured strategies, or
 /// the local user when there are none (loopback or stdio only; `serve`
 /// enforces that). `resource` is this gateway's resource URL, the default
-/// audience of JWTs.
+/// audience of JWTs; `own_tokens` checks the embedded authorization
+/// server's tokens.
 pub async fn authenticator(
     loaded: &LoadedConfig,
     store: Arc<dyn Store>,
     resource: &str,
+    own_tokens: Option<Arc<dyn mcpgate_auth::BearerVerifier>>,
 ) -> anyhow::Result<Arc<dyn Authenticator>> {
     let auth = &loaded.config.auth;
-    if auth.is_none() {
+    if loaded.config.no_auth() {
         return Ok(Arc::new(LocalUser));
     }
-    let mut strategies = Strategies::default();
+    let mut strategies = Strategies {
+        own_tokens,
+        ..Strategies::default()
+    };
     if let Some(keys) = &auth.api_keys {
         let pepper = pepper(loaded, keys)?;
         let authenticator = ApiKeyAuthenticator::start(store, pepper, keys.environment.clone())

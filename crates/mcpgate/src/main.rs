@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod oauth_setup;
 mod tls_setup;
 
 /// `println!` for command output: a closed stdout (`mcpgate audit export |

@@ -47,6 +47,10 @@ pub struct HttpOptions {
     /// Protected Resource Metadata (RFC 9728), served when callers can
     /// obtain tokens from an authorization server.
     pub protected_resource: Option<ProtectedResource>,
+    /// More routes served beside MCP, behind the same Host/Origin guard
+    /// but not the MCP authentication (the embedded authorization server:
+    /// its endpoints authenticate clients themselves).
+    pub extra_routes: Option<Router>,
 }
 
 /// What `/.well-known/oauth-protected-resource` says about this gateway.
@@ -171,6 +175,9 @@ pub fn router(
                 &format!("/.well-known/oauth-protected-resource{}", options.path),
                 get(serve),
             );
+    }
+    if let Some(extra) = &options.extra_routes {
+        router = router.merge(extra.clone());
     }
     router
         .merge(mcp_routes)

@@ -117,7 +117,7 @@ async fn insert_key(tx: &mut sqlx::PgConnection, key: &ApiKeyRecord) -> Result<(
     Ok(())
 }
 
-async fn announce(
+pub(crate) async fn announce(
     tx: &mut sqlx::PgConnection,
     key_id: &str,
     change: &str,

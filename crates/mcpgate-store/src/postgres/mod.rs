@@ -21,6 +21,12 @@ const CHAIN_LOCK: i64 = 0x6d63_7067_0002;
 pub(crate) mod keys;
 
 crate::sql::shared_queries!(PostgresStore, sqlx::Postgres);
+crate::oauth::oauth_queries!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    begin_write,
+    keys::announce
+);
 
 /// A [`Store`] in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -136,10 +142,17 @@ impl Store for PostgresStore {
     }
 
     crate::sql::shared_store_methods!();
+    crate::oauth::oauth_store_methods!();
 
     fn watch_key_changes(
         &self,
     ) -> BoxFuture<'_, Result<Option<BoxStream<'static, ()>>, StoreError>> {
         Box::pin(async move { self.keys_watch().await.map(Some) })
     }
+}
+
+/// A write transaction. Rows read for update are locked by the statements
+/// themselves (`UPDATE … WHERE used_at IS NULL` decides single use).
+async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin().await
 }

@@ -99,7 +99,7 @@ async fn insert_key(tx: &mut sqlx::SqliteConnection, key: &ApiKeyRecord) -> Resu
     Ok(())
 }
 
-async fn announce(
+pub(crate) async fn announce(
     tx: &mut sqlx::SqliteConnection,
     key_id: &str,
     change: &str,

@@ -20,6 +20,12 @@ use crate::{Store, StoreError};
 pub(crate) mod keys;
 
 crate::sql::shared_queries!(SqliteStore, sqlx::Sqlite);
+crate::oauth::oauth_queries!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    begin_write,
+    keys::announce
+);
 
 /// A [`Store`] in a SQLite file.
 #[derive(Debug, Clone)]
@@ -141,6 +147,7 @@ impl Store for SqliteStore {
     }
 
     crate::sql::shared_store_methods!();
+    crate::oauth::oauth_store_methods!();
 
     fn watch_key_changes(
         &self,
@@ -148,4 +155,10 @@ impl Store for SqliteStore {
         // SQLite cannot push; followers poll `key_changes_since`.
         Box::pin(std::future::ready(Ok(None)))
     }
+}
+
+/// A write transaction that takes SQLite's write lock at once, so a read
+/// inside it cannot be overtaken by another writer.
+async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
 }

@@ -211,7 +211,10 @@ async fn credential_identity(loaded: &LoadedConfig, credential: &str) -> anyhow:
         .await
         .context("cannot open the store")?;
     let resource = assemble::public_url(&loaded.config.server)?;
-    let authenticator = crate::auth_setup::authenticator(loaded, store, resource.as_str()).await?;
+    let own_tokens = crate::oauth_setup::verifier(loaded, &resource)?
+        .map(|v| v as std::sync::Arc<dyn mcpgate_auth::BearerVerifier>);
+    let authenticator =
+        crate::auth_setup::authenticator(loaded, store, resource.as_str(), own_tokens).await?;
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::AUTHORIZATION,

@@ -26,7 +26,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     refuse_open_bind(
-        loaded.config.auth.is_none(),
+        loaded.config.no_auth(),
         loaded.config.server.listen,
         args.insecure_no_auth,
     )?;

@@ -6,6 +6,7 @@
 
 mod duration;
 pub mod locate;
+mod oauth_server;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use duration::parse_duration;
+pub use oauth_server::OAuthServerConfig;
 pub use secret::{SecretError, SecretRef};
 
 /// The whole config file.
@@ -41,6 +43,9 @@ pub struct Config {
     /// The audit log.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The embedded OAuth authorization server, when mcpgate issues its own
+    /// tokens to users signing in through the company identity provider.
+    pub oauth_server: Option<OAuthServerConfig>,
 }
 
 /// `[store]`.
@@ -267,12 +272,20 @@ pub struct IntrospectionServerConfig {
 }
 
 impl AuthConfig {
-    /// Whether no authentication strategy is configured.
+    /// Whether no authentication strategy is configured here (the
+    /// embedded authorization server is one too: see [`Config::no_auth`]).
     pub fn is_none(&self) -> bool {
         self.api_keys.is_none()
             && self.jwt.is_empty()
             && self.introspection.is_empty()
             && self.mutual_tls.is_none()
+    }
+}
+
+impl Config {
+    /// Whether callers are not authenticated at all.
+    pub fn no_auth(&self) -> bool {
+        self.auth.is_none() && self.oauth_server.is_none()
     }
 }
 
@@ -678,7 +691,13 @@ fn check(config: &Config) -> Result<(), (String, String)> {
                 .iter()
                 .enumerate()
                 .map(|(n, i)| (format!("auth.introspection[{n}].issuer"), &i.issuer)),
-        );
+        )
+        .chain(config.oauth_server.iter().map(|o| {
+            (
+                "oauth_server.upstream.issuer".to_owned(),
+                &o.upstream.issuer,
+            )
+        }));
     for (key, url) in issuers {
         let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
             || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
@@ -755,6 +774,9 @@ fn check(config: &Config) -> Result<(), (String, String)> {
                 )));
             }
         }
+    }
+    if let Some(oauth) = &config.oauth_server {
+        oauth_server::check(oauth)?;
     }
     if config.server.page_size == 0 {
         return Err(at("server.page_size".into())(

@@ -42,7 +42,7 @@ pub fn host_is_loopback(url: &Url) -> bool {
 
 fn no_auth_public_bind(loaded: &LoadedConfig, index: &TomlIndex) -> Option<Finding> {
     let server = &loaded.config.server;
-    if !loaded.config.auth.is_none() || server.listen.ip().is_loopback() {
+    if !loaded.config.no_auth() || server.listen.ip().is_loopback() {
         return None;
     }
     Some(Finding::new(
