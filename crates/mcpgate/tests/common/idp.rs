@@ -18,6 +18,8 @@ pub struct IdpOptions<'a> {
     pub opaque_resources: &'a [&'a str],
     /// Signing algorithms; the IdP's default (RS256, ES256) when empty.
     pub algorithms: &'a [&'a str],
+    /// A relying party users sign in for: `(client_id, redirect_uri)`.
+    pub relying_party: Option<(&'a str, &'a str)>,
 }
 
 /// What to ask the token endpoint for, beyond scope and resource.
@@ -57,6 +59,9 @@ impl Idp {
         }
         for algorithm in options.algorithms {
             command.args(["--alg", algorithm]);
+        }
+        if let Some((client_id, redirect_uri)) = options.relying_party {
+            command.args(["--rp-client", client_id, "--rp-redirect", redirect_uri]);
         }
         let mut child = command
             .arg("--watch-stdin")
