@@ -34,29 +34,6 @@ pub(crate) struct RefreshData {
     pub(crate) client_id: String,
 }
 
-/// A grant as `mcpgate tokens list` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct GrantInfo {
-    /// Grant id.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// The user (or client).
-    pub subject: String,
-    /// Scopes granted.
-    pub scopes: Vec<String>,
-    /// The resource its tokens are bound to.
-    pub resource: String,
-    /// Created at (RFC 3339).
-    pub created_at: String,
-    /// Refresh tokens stop working at (RFC 3339).
-    pub expires_at: String,
-    /// Revoked at (RFC 3339).
-    pub revoked_at: Option<String>,
-    /// Why it was revoked.
-    pub revoked_reason: Option<String>,
-}
-
 /// What a new grant is made of.
 pub(crate) struct NewGrant<'a> {
     pub(crate) client_id: &'a str,
@@ -180,61 +157,28 @@ impl AuthorizationServer {
         })
     }
 
-    /// Revoke one grant, logging why.
+    /// Revoke one grant, here at once and elsewhere through the change
+    /// feed.
     pub(crate) async fn revoke_grant(&self, id: &str, reason: &str) -> Result<(), OAuthError> {
-        revoke(
-            &self.inner.store,
-            &self.inner.verifier,
-            GrantSelector::Id(id),
-            reason,
-        )
-        .await?;
+        let ids =
+            crate::admin::revoke_grants(&*self.inner.store, GrantSelector::Id(id), reason).await?;
+        for id in &ids {
+            self.inner.verifier.revoke_grant(id);
+        }
         Ok(())
     }
 }
 
-/// Revoke the grants `selector` picks, here at once and elsewhere through
-/// the change feed.
-pub(crate) async fn revoke(
-    store: &Arc<dyn Store>,
-    verifier: &AccessTokenVerifier,
-    selector: GrantSelector<'_>,
-    reason: &str,
-) -> Result<Vec<String>, OAuthError> {
-    let ids = store.revoke_grants(selector, &now_text(), reason).await?;
-    for id in &ids {
-        verifier.revoke_grant(id);
-        tracing::info!(grant = %id, %reason, "grant revoked");
-    }
-    Ok(ids)
-}
-
-pub(crate) async fn list(store: &dyn Store) -> Result<Vec<GrantInfo>, OAuthError> {
-    Ok(store
-        .grants()
-        .await?
-        .into_iter()
-        .map(|g| GrantInfo {
-            id: g.id,
-            client_id: g.client_id,
-            subject: g.subject,
-            scopes: g.scopes,
-            resource: g.resource,
-            created_at: g.created_at,
-            expires_at: g.expires_at,
-            revoked_at: g.revoked_at,
-            revoked_reason: g.revoked_reason,
-        })
-        .collect())
-}
-
 /// How often the change feed is read when the store cannot push.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often expired single-use secrets are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 /// Positions re-read behind the newest seen (see
 /// [`Store::key_changes_since`]: a change can commit after a later one).
 const REREAD_WINDOW: i64 = 64;
 
-/// Load the revoked grants, then follow the feed.
+/// Load the revoked grants, then follow the feed (and purge expired
+/// secrets now and then).
 pub(crate) fn follow_revocations(
     store: Arc<dyn Store>,
     verifier: Arc<AccessTokenVerifier>,
@@ -256,7 +200,16 @@ pub(crate) fn follow_revocations(
                 None
             }
         };
+        let mut last_purge = std::time::Instant::now();
         loop {
+            if last_purge.elapsed() >= PURGE_INTERVAL {
+                last_purge = std::time::Instant::now();
+                // Expired codes, sign-ins and refresh tokens: kept until
+                // expiry so that a replay is recognised, then deleted.
+                if let Err(error) = store.purge_secrets(&now_text()).await {
+                    tracing::warn!(%error, "cannot purge expired OAuth secrets");
+                }
+            }
             match store.key_changes_since((seen - REREAD_WINDOW).max(0)).await {
                 Ok(changes) => {
                     for change in changes {

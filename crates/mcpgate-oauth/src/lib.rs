@@ -25,6 +25,7 @@
 //!   access tokens in memory and learns of revocations from the store's
 //!   change feed.
 
+pub mod admin;
 pub mod cimd;
 pub mod clients;
 pub mod endpoints;
@@ -45,7 +46,6 @@ use mcpgate_store::Store;
 use secrecy::ExposeSecret;
 
 pub use error::OAuthError;
-pub use grants::GrantInfo;
 pub use settings::{Entitlement, Settings, StaticClient, UpstreamSettings};
 pub use tokens::AccessTokenVerifier;
 
@@ -223,45 +223,13 @@ impl AuthorizationServer {
         grants::follow_revocations(self.inner.store.clone(), self.inner.verifier.clone())
     }
 
-    /// Every grant (newest first), for `mcpgate tokens list`.
-    pub async fn grants(&self) -> Result<Vec<GrantInfo>, OAuthError> {
-        grants::list(&*self.inner.store).await
-    }
-
-    /// Revoke the grant `id`, or every grant of a user (`subject`) or
-    /// client; returns the grants revoked.
-    pub async fn revoke(
-        &self,
-        selector: mcpgate_store::GrantSelector<'_>,
-        reason: &str,
-    ) -> Result<Vec<String>, OAuthError> {
-        grants::revoke(&self.inner.store, &self.inner.verifier, selector, reason).await
-    }
-
     /// Revoke a client: it can get no more tokens, and all its grants end.
     pub async fn revoke_client(&self, client_id: &str) -> Result<Vec<String>, OAuthError> {
-        let now = mcpgate_core::format_rfc3339(std::time::SystemTime::now());
-        if self.inner.store.oauth_client(client_id).await?.is_none() {
-            // A client from the config has no row: one records the revocation.
-            let record = mcpgate_store::OAuthClientRecord {
-                client_id: client_id.to_owned(),
-                source: "config".to_owned(),
-                metadata: "{}".to_owned(),
-                secret_hash: None,
-                created_at: now.clone(),
-                revoked_at: None,
-            };
-            self.inner.store.insert_oauth_client(&record).await?;
-        }
-        self.inner
-            .store
-            .revoke_oauth_client(client_id, &now)
-            .await?;
         self.inner.clients.forget(client_id);
-        self.revoke(
-            mcpgate_store::GrantSelector::Client(client_id),
-            "the client was revoked",
-        )
-        .await
+        let ids = admin::revoke_client(&*self.inner.store, client_id).await?;
+        for id in &ids {
+            self.inner.verifier.revoke_grant(id);
+        }
+        Ok(ids)
     }
 }

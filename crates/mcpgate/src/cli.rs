@@ -56,6 +56,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// Create, list, revoke and rotate API keys.
     Keys(KeysArgs),
+    /// List and revoke what the embedded authorization server granted.
+    Tokens(TokensArgs),
+    /// List and revoke the embedded authorization server's clients.
+    Clients(ClientsArgs),
     /// Ask the authorization policy: why may (or may not) this caller call that tool?
     Authz(AuthzArgs),
     /// Recommend an authentication strategy for your deployment and write a config for it.
@@ -316,6 +320,92 @@ pub enum KeysCommand {
         /// How long the old key keeps working, e.g. `24h`.
         #[arg(long, default_value = "24h", value_name = "DURATION")]
         overlap: String,
+    },
+}
+
+/// `mcpgate tokens`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Tokens descend from grants: one per sign-in (or client-credentials request).\n\
+    Revoking a grant ends its access and refresh tokens on every gateway instance\n\
+    within a second. Examples:\n  \
+    mcpgate tokens list\n  \
+    mcpgate tokens revoke --user alice@example.com\n  \
+    mcpgate tokens revoke --grant grant_3c42…"
+)]
+pub struct TokensArgs {
+    /// The config file: its [store] holds the grants.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "mcpgate.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TokensCommand,
+}
+
+/// The token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Show every grant (never a token): who, which client, scopes, status.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also show revoked and expired grants.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke one grant, every grant of a user, or every grant of a client.
+    Revoke {
+        /// A grant id (`grant_…`).
+        #[arg(long, conflicts_with_all = ["user", "client"], required_unless_present_any = ["user", "client"])]
+        grant: Option<String>,
+        /// A user's subject: all their grants.
+        #[arg(long, conflicts_with = "client")]
+        user: Option<String>,
+        /// A client id: all its grants (the client may still sign users in;
+        /// `mcpgate clients revoke` stops that too).
+        #[arg(long)]
+        client: Option<String>,
+    },
+}
+
+/// `mcpgate clients`.
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    /// The config file: its [store] holds the clients.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "mcpgate.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ClientsCommand,
+}
+
+/// The client subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Show registered clients and those known by their metadata documents
+    /// (clients written in the config are in the config).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client: it gets no more tokens, and all its grants end.
+    Revoke {
+        /// The client id (`mcpc_…`, a metadata-document URL, or a configured id).
+        id: String,
     },
 }
 

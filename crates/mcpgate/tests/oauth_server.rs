@@ -1013,3 +1013,88 @@ fn metadata_advertises_exactly_what_is_supported() {
         "{reply:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 6. The operator's commands
+// ---------------------------------------------------------------------------
+
+#[test]
+fn operators_list_and_revoke_grants_and_clients_from_the_command_line() {
+    let setup = Setup::start("");
+    let config = setup.config.to_str().unwrap();
+    let client = setup.register();
+    let (verifier, challenge) = pkce_pair();
+    let code = setup.code(&client, "alice", &challenge);
+    let tokens = setup.redeem(&client, &code, &verifier).json();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(setup.list_status(&access), 200);
+
+    let (ok, out) = common::run_mcpgate(&["tokens", "list", "--json", "-c", config]);
+    assert!(ok, "{out}");
+    let grants: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(grants[0]["subject"], "alice", "{grants:#}");
+    assert_eq!(grants[0]["client_id"], client.as_str());
+    assert_eq!(grants[0]["scopes"], json!(["echo:call"]));
+    assert!(
+        !out.contains(&access) && !out.contains(&refresh),
+        "tokens are never shown"
+    );
+
+    // Revoked from the shell, refused by the running gateway within ~1 s.
+    let (ok, out) = common::run_mcpgate(&["tokens", "revoke", "--user", "alice", "-c", config]);
+    assert!(ok && out.contains("Revoked 1 grant"), "{out}");
+    let refused = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        setup.list_status(&access) == 401
+    });
+    assert!(
+        refused,
+        "the gateway still accepts the revoked grant's token"
+    );
+    assert_eq!(
+        setup.refresh(&client, &refresh).json()["error"],
+        "invalid_grant"
+    );
+    let (ok, out) = common::run_mcpgate(&["tokens", "list", "-c", config]);
+    assert!(ok && out.contains("No grants in force"), "{out}");
+
+    // A revoked client gets no more tokens.
+    let (ok, out) = common::run_mcpgate(&["clients", "list", "-c", config]);
+    assert!(
+        ok && out.contains(&client) && out.contains("attack test"),
+        "{out}"
+    );
+    let (ok, out) = common::run_mcpgate(&["clients", "revoke", &client, "-c", config]);
+    assert!(ok, "{out}");
+    let (_, challenge) = pkce_pair();
+    let walk = browse(
+        &setup.authorize_url(
+            &client,
+            &[
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        ),
+        "alice",
+        "approve",
+    );
+    assert!(
+        walk["walk_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revoked"),
+        "{walk:#}"
+    );
+    // A configured service client can be revoked too.
+    let (ok, out) = common::run_mcpgate(&["clients", "revoke", "reporting", "-c", config]);
+    assert!(ok, "{out}");
+    let reply = setup.post_form(
+        "/oauth/token",
+        &[("grant_type", "client_credentials")],
+        Some(("reporting", &setup.service_secret)),
+    );
+    assert_eq!(reply.status, 401, "{reply:?}");
+}

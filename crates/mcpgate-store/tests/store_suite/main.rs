@@ -17,6 +17,7 @@
 mod common;
 
 mod chain;
+mod oauth;
 mod schema;
 mod tamper;
 mod writer;

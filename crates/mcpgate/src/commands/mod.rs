@@ -8,6 +8,7 @@ mod doctor;
 mod import;
 mod init;
 mod keys;
+mod oauth;
 mod serve;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => audit::migrate(args).await,
         Command::Audit(args) => audit::run(args.command).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Tokens(args) => oauth::tokens(args).await,
+        Command::Clients(args) => oauth::clients(args).await,
         Command::Authz(args) => authz::run(args).await,
         Command::Init(args) => init::run(args).await,
         Command::Doctor(args) => doctor::run(args).await,
