@@ -22,6 +22,10 @@ options:
                       the authorization server from the 401 challenge, get tokens by the
                       client_credentials grant, and step up on 403 insufficient_scope. The
                       output's "oauth.tokens" lists the scope of every token obtained, in order.
+  --oauth-private-key-jwt ID:PEM_FILE
+                      (http) like --oauth-client, but the client authenticates with a JWT it
+                      signs with the private key in PEM_FILE (RFC 7523 private_key_jwt; the SDK's
+                      PrivateKeyJWTOAuthProvider; RS256 for an RSA key, ES256 for an EC key)
   --oauth-issuer URL  the issuer those client credentials belong to
   --oauth-login USER  (http) authenticate with the SDK's OAuthClientProvider (authorization code
                       + PKCE, dynamic client registration) and log in as USER headlessly: the
@@ -149,6 +153,7 @@ class Options:
     cert: str | None = None
     key: str | None = None
     oauth_client: tuple[str, str] | None = None
+    oauth_jwt_client: tuple[str, str] | None = None
     oauth_issuer: str | None = None
     oauth_login: str | None = None
     oauth_redirect_uri: str = DEFAULT_REDIRECT_URI
@@ -230,6 +235,12 @@ def parse_args(argv: list[str]) -> Options:
             if not sep or not client_id or not secret:
                 raise UsageError(f"--oauth-client expects ID:SECRET, got {cred!r}")
             opts.oauth_client = (client_id, secret)
+        elif arg == "--oauth-private-key-jwt":
+            cred = value()
+            client_id, sep, pem_file = cred.partition(":")
+            if not sep or not client_id or not pem_file:
+                raise UsageError(f"--oauth-private-key-jwt expects ID:PEM_FILE, got {cred!r}")
+            opts.oauth_jwt_client = (client_id, pem_file)
         elif arg == "--oauth-issuer":
             opts.oauth_issuer = value()
         elif arg == "--oauth-login":
@@ -275,8 +286,10 @@ def parse_args(argv: list[str]) -> Options:
         raise UsageError("--ca/--cert/--key are only valid with --url")
     if (opts.cert is None) != (opts.key is None):
         raise UsageError("--cert and --key go together")
-    if opts.stdio and opts.oauth_client:
-        raise UsageError("--oauth-client is only valid with --url")
+    if opts.stdio and (opts.oauth_client or opts.oauth_jwt_client):
+        raise UsageError("--oauth-client/--oauth-private-key-jwt are only valid with --url")
+    if opts.oauth_client and opts.oauth_jwt_client:
+        raise UsageError("--oauth-client and --oauth-private-key-jwt are exclusive")
     if opts.stdio and opts.oauth_login:
         raise UsageError("--oauth-login is only valid with --url")
     if opts.oauth_client and opts.oauth_login:
@@ -540,6 +553,17 @@ class LoginWalker:
         if self._result is None:
             raise WalkError("the login walk produced no authorization response")
         return self._result
+
+
+def _is_ec_pem(pem: str) -> bool:
+    """Whether a PKCS#8 PEM holds an EC key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        return isinstance(load_pem_private_key(pem.encode(), password=None), ec.EllipticCurvePrivateKey)
+    except ValueError:
+        return False
 
 
 def dump(model: Any) -> Any:
@@ -848,6 +872,33 @@ async def run(opts: Options, out: dict[str, Any]) -> None:
                     storage=RecordingTokenStorage(tokens),
                     client_id=opts.oauth_client[0],
                     client_secret=opts.oauth_client[1],
+                    issuer=opts.oauth_issuer,
+                )
+            if opts.oauth_jwt_client is not None:
+                from mcp.client.auth.extensions.client_credentials import (
+                    PrivateKeyJWTOAuthProvider,
+                    SignedJWTParameters,
+                )
+
+                client_id, pem_file = opts.oauth_jwt_client
+                try:
+                    with open(pem_file, encoding="utf-8") as f:
+                        pem = f.read()
+                except OSError as e:
+                    raise Failure(f"cannot read {pem_file}: {describe(e)}") from e
+                algorithm = "ES256" if "EC PRIVATE KEY" in pem or _is_ec_pem(pem) else "RS256"
+                tokens = []
+                out["oauth"] = {"tokens": tokens}
+                http.auth = PrivateKeyJWTOAuthProvider(
+                    server_url=opts.url,
+                    storage=RecordingTokenStorage(tokens),
+                    client_id=client_id,
+                    assertion_provider=SignedJWTParameters(
+                        issuer=client_id,
+                        subject=client_id,
+                        signing_key=pem,
+                        signing_algorithm=algorithm,
+                    ).create_assertion_provider(),
                     issuer=opts.oauth_issuer,
                 )
             if opts.oauth_login is not None:

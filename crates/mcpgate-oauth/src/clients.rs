@@ -49,6 +49,8 @@ pub struct Client {
     pub scopes: Vec<String>,
     /// Its display name.
     pub name: Option<String>,
+    /// The public keys of a `private_key_jwt` client.
+    pub jwks: Option<std::sync::Arc<jsonwebtoken::jwk::JwkSet>>,
 }
 
 impl Client {
@@ -179,6 +181,7 @@ impl ClientDirectory {
                     secret_hash: c.secret.as_ref().map(|s| hash(s.expose_secret())),
                     scopes: c.scopes.clone(),
                     name: c.name.clone(),
+                    jwks: c.jwks.clone().map(std::sync::Arc::new),
                 };
                 (c.client_id.clone(), client)
             })
@@ -232,6 +235,7 @@ impl ClientDirectory {
             secret_hash: record.secret_hash,
             scopes: Vec::new(),
             name: metadata.client_name,
+            jwks: None,
         })
     }
 
@@ -281,6 +285,7 @@ impl ClientDirectory {
             secret_hash: None,
             scopes: Vec::new(),
             name: metadata.client_name,
+            jwks: None,
         };
         let record = mcpgate_store::OAuthClientRecord {
             client_id: url.to_owned(),

@@ -61,6 +61,10 @@ pub struct StaticClient {
     pub scopes: Vec<String>,
     /// Shown on the consent page.
     pub name: Option<String>,
+    /// Public keys (a JWKS document) the client signs its assertions with:
+    /// it authenticates with `private_key_jwt` (RFC 7523) instead of a
+    /// secret.
+    pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
 }
 
 /// The company's OpenID Connect provider users sign in with.

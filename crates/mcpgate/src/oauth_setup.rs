@@ -75,6 +75,12 @@ pub fn server(
                 grant_types: client.grant_types.clone(),
                 scopes: client.scopes.clone(),
                 name: client.name.clone(),
+                jwks: client
+                    .jwks
+                    .as_ref()
+                    .map(|path| read_jwks(&base.join(path)))
+                    .transpose()
+                    .with_context(|| format!("oauth_server.clients[{n}].jwks"))?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -106,4 +112,28 @@ pub fn server(
         sealing_secret: secret(&config.secret, "oauth_server.secret")?,
     };
     Ok(AuthorizationServer::new(settings, verifier, store)?)
+}
+
+/// A client's public keys.
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<jsonwebtoken::jwk::JwkSet> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let not_jwks = || {
+        format!(
+            "{} is not a JWKS document ({{\"keys\": [...]}})",
+            path.display()
+        )
+    };
+    let raw: serde_json::Value = serde_json::from_str(&text).with_context(not_jwks)?;
+    // A private key here would sit in a file mcpgate can read for no reason.
+    if raw["keys"]
+        .as_array()
+        .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()))
+    {
+        anyhow::bail!(
+            "{} holds a private key: give mcpgate only the client's public keys",
+            path.display()
+        );
+    }
+    serde_json::from_value(raw).with_context(not_jwks)
 }

@@ -47,6 +47,11 @@ struct Setup {
 
 impl Setup {
     fn start(extra: &str) -> Setup {
+        Setup::start_with(extra, &[])
+    }
+
+    /// With `files` (name, content) written next to the config.
+    fn start_with(extra: &str, files: &[(&str, &str)]) -> Setup {
         let port = free_port();
         let issuer = format!("http://127.0.0.1:{port}");
         let idp = Idp::start(IdpOptions {
@@ -55,6 +60,9 @@ impl Setup {
         });
         let rp_secret = idp.info["rp"]["client_secret"].as_str().unwrap().to_owned();
         let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
         let toml = format!(
             r#"
 [server]
@@ -1095,6 +1103,106 @@ fn operators_list_and_revoke_grants_and_clients_from_the_command_line() {
         "/oauth/token",
         &[("grant_type", "client_credentials")],
         Some(("reporting", &setup.service_secret)),
+    );
+    assert_eq!(reply.status, 401, "{reply:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Service clients signing their own assertions (private_key_jwt)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn service_clients_authenticate_with_signed_assertions_each_used_once() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = key.public_key_raw();
+    let (x, y) = (&point[1..33], &point[33..65]);
+    let jwks = json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "signer-1", "alg": "ES256", "use": "sig",
+        "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y),
+    }]});
+    let pem = key.serialize_pem();
+    let setup = Setup::start_with(
+        r#"
+[[oauth_server.clients]]
+client_id = "signer"
+jwks = "signer.jwks.json"
+grant_types = ["client_credentials"]
+scopes = ["echo:call"]
+"#,
+        &[
+            ("signer.jwks.json", &jwks.to_string()),
+            ("signer.pem", &pem),
+        ],
+    );
+    let pem_path = setup.config.parent().unwrap().join("signer.pem");
+
+    // The official SDK's provider signs its assertion and gets a token.
+    let out = run_python_client([
+        "--timeout",
+        "20",
+        "--url",
+        &setup.url,
+        "--oauth-private-key-jwt",
+        &format!("signer:{}", pem_path.display()),
+        "--oauth-issuer",
+        &setup.issuer,
+        "--call",
+        r#"echo={"signed":true}"#,
+    ]);
+    assert_eq!(out["calls"][0]["result"]["isError"], false, "{out:#}");
+    assert_eq!(out["oauth"]["tokens"][0], "echo:call", "{out:#}");
+
+    // Black box: the same assertion twice, the wrong audience, a stranger's key.
+    let encoding = jsonwebtoken::EncodingKey::from_ec_der(&key.serialize_der());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let assertion = |aud: &str, jti: &str, exp: u64, key: &jsonwebtoken::EncodingKey| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("signer-1".into());
+        let claims = json!({"iss": "signer", "sub": "signer", "aud": aud, "exp": exp, "iat": now, "jti": jti});
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    };
+    let token_request = |assertion: &str| {
+        setup.post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "signer"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ],
+            None,
+        )
+    };
+    let once = assertion(&setup.issuer, "jti-1", now + 120, &encoding);
+    let reply = token_request(&once);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let reply = token_request(&once);
+    assert_eq!(reply.status, 401, "a replayed assertion: {reply:?}");
+    assert!(reply.body.contains("already used"), "{reply:?}");
+    let reply = token_request(&assertion(
+        &format!("{}/oauth/token", setup.issuer),
+        "jti-2",
+        now + 120,
+        &encoding,
+    ));
+    assert_eq!(reply.status, 401, "audience must be the issuer: {reply:?}");
+    let reply = token_request(&assertion(&setup.issuer, "jti-3", now + 3_600, &encoding));
+    assert_eq!(reply.status, 401, "valid for an hour: {reply:?}");
+    let stranger = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let stranger = jsonwebtoken::EncodingKey::from_ec_der(&stranger.serialize_der());
+    let reply = token_request(&assertion(&setup.issuer, "jti-4", now + 120, &stranger));
+    assert_eq!(reply.status, 401, "signed by another key: {reply:?}");
+    // And a secret is no way in for a key-authenticated client.
+    let reply = setup.post_form(
+        "/oauth/token",
+        &[("grant_type", "client_credentials")],
+        Some(("signer", "guess")),
     );
     assert_eq!(reply.status, 401, "{reply:?}");
 }

@@ -90,7 +90,7 @@ pub(crate) async fn introspect(
 ) -> Response {
     let result = async {
         let (client, auth) = authenticate(&server, &headers, &form).await?;
-        if auth != ClientAuth::Secret {
+        if auth != ClientAuth::Confidential {
             return Err(OAuthError::invalid_client(
                 "introspection needs an authenticated confidential client",
             )

@@ -272,7 +272,7 @@ async fn client_credentials(
     auth: ClientAuth,
     form: &HashMap<String, String>,
 ) -> Result<serde_json::Value, OAuthError> {
-    if auth != ClientAuth::Secret {
+    if auth != ClientAuth::Confidential {
         return Err(OAuthError::invalid_client(
             "the client credentials grant needs an authenticated confidential client",
         ));

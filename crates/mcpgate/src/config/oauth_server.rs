@@ -83,6 +83,9 @@ pub struct ClientConfig {
     pub client_id: String,
     /// Its secret (confidential clients).
     pub client_secret: Option<SecretRef>,
+    /// Or: a JWKS file (relative to the config) with the public keys it
+    /// signs client assertions with (`private_key_jwt`, RFC 7523).
+    pub jwks: Option<std::path::PathBuf>,
     /// Where codes may be sent.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
@@ -158,13 +161,24 @@ pub(super) fn check(config: &OAuthServerConfig) -> Result<(), (String, String)> 
                 ));
             }
         }
+        if client.client_secret.is_some() && client.jwks.is_some() {
+            return Err((
+                format!("{key}.jwks"),
+                format!(
+                    "client `{}` has both a client_secret and jwks: keep one way to authenticate",
+                    client.client_id
+                ),
+            ));
+        }
         if client.grant_types.iter().any(|g| g == "client_credentials")
             && client.client_secret.is_none()
+            && client.jwks.is_none()
         {
             return Err((
                 format!("{key}.client_secret"),
                 format!(
-                    "client `{}` uses client_credentials and needs `client_secret = \"env:NAME\"`",
+                    "client `{}` uses client_credentials and must authenticate: set `client_secret = \"env:NAME\"` \
+                     or `jwks = \"client.jwks.json\"` (its public keys, for private_key_jwt)",
                     client.client_id
                 ),
             ));
