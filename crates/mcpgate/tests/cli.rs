@@ -195,6 +195,12 @@ fn inline_secrets_are_refused_without_being_repeated() {
     );
 }
 
+/// The start of an `[oauth_server]` config (an echo backend, the section,
+/// its secret); each case adds `signing_keys` and more.
+const OAUTH: &str = "[backends.e]\nkind = \"echo\"\n[oauth_server]\n";
+/// A valid `[oauth_server.upstream]`.
+const UPSTREAM: &str = "secret = \"env:S\"\n[oauth_server.upstream]\nissuer = \"https://idp.example\"\nclient_id = \"mcpgate\"\nclient_secret = \"env:U\"\n";
+
 #[test]
 fn config_mistakes_name_the_file_line_and_fix() {
     let spec = demo_spec();
@@ -311,6 +317,48 @@ fn config_mistakes_name_the_file_line_and_fix() {
         (
             "[backends.bench]\nkind = \"ecko\"\n".to_owned(),
             vec!["mcpgate.toml:2:", "unknown variant `ecko`", "`echo`"],
+        ),
+        (
+            format!("{OAUTH}signing_keys = []\n{UPSTREAM}"),
+            vec![
+                "mcpgate.toml:4:",
+                "oauth_server.signing_keys",
+                "mcpgate audit keygen",
+            ],
+        ),
+        (
+            format!(
+                "{OAUTH}signing_keys = [\"env:K\"]\n{UPSTREAM}[[oauth_server.clients]]\nclient_id = \"svc\"\ngrant_types = [\"client_credentials\"]\n"
+            ),
+            vec!["mcpgate.toml:", "client_secret", "jwks"],
+        ),
+        (
+            format!(
+                "{OAUTH}signing_keys = [\"env:K\"]\n{UPSTREAM}[[oauth_server.clients]]\nclient_id = \"app\"\ngrant_types = [\"authorization_code\"]\nredirect_uris = [\"http://app.example/cb\"]\n"
+            ),
+            vec!["mcpgate.toml:", "http://app.example/cb", "https"],
+        ),
+        (
+            format!(
+                "{OAUTH}signing_keys = [\"env:K\"]\n{UPSTREAM}[[oauth_server.clients]]\nclient_id = \"svc\"\ngrant_types = [\"password\"]\nclient_secret = \"env:S\"\n"
+            ),
+            vec!["mcpgate.toml:", "grant type `password` is not supported"],
+        ),
+        (
+            format!("{OAUTH}signing_keys = [\"env:K\"]\naccess_token_ttl = \"7d\"\n{UPSTREAM}"),
+            vec!["mcpgate.toml:5:", "at most 1d"],
+        ),
+        (
+            format!(
+                "[server]\nlisten = \"0.0.0.0:8443\"\n[backends.e]\nkind = \"echo\"\n[oauth_server]\nsigning_keys = [\"env:K\"]\n{UPSTREAM}"
+            ),
+            vec!["mcpgate.toml:2:", "must be reached over https"],
+        ),
+        (
+            format!(
+                "{OAUTH}signing_keys = [\"env:K\"]\nsecret = \"env:S\"\n[oauth_server.upstream]\nissuer = \"http://idp.example\"\nclient_id = \"m\"\nclient_secret = \"env:U\"\n"
+            ),
+            vec!["mcpgate.toml:", "oauth_server.upstream.issuer", "https"],
         ),
     ];
     for (config, mentions) in cases {

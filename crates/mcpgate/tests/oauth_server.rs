@@ -40,6 +40,8 @@ struct Setup {
     issuer: String,
     url: String,
     signing_seed: String,
+    /// The retired key, still published (listed second).
+    old_seed: String,
     service_secret: String,
     _dir: tempfile::TempDir,
     config: PathBuf,
@@ -82,7 +84,7 @@ groups = ["inventory-writers"]
 scopes = ["echo:call"]
 
 [oauth_server]
-signing_keys = ["env:TEST_OAUTH_KEY"]
+signing_keys = ["env:TEST_OAUTH_KEY", "env:TEST_OAUTH_OLD_KEY"]
 secret = "env:TEST_OAUTH_SECRET"
 refresh_grace = "1s"
 metadata_document_private_hosts = ["localhost"]
@@ -105,12 +107,14 @@ scopes = ["echo:call"]
         );
         let config = write_config(dir.path(), &toml);
         let signing_seed = STANDARD.encode(rand_bytes());
+        let old_seed = STANDARD.encode(rand_bytes());
         let service_secret = URL_SAFE_NO_PAD.encode(rand_bytes());
         let sealing = STANDARD.encode(rand_bytes());
         let gateway = Gateway::spawn(
             &config,
             &[
                 ("TEST_OAUTH_KEY", &signing_seed),
+                ("TEST_OAUTH_OLD_KEY", &old_seed),
                 ("TEST_OAUTH_SECRET", &sealing),
                 ("TEST_UPSTREAM_SECRET", &rp_secret),
                 ("TEST_SERVICE_SECRET", &service_secret),
@@ -129,6 +133,7 @@ scopes = ["echo:call"]
             issuer,
             url,
             signing_seed,
+            old_seed,
             service_secret,
             _dir: dir,
             config,
@@ -819,6 +824,30 @@ fn the_resource_server_refuses_tokens_for_other_resources_and_forgeries() {
     header.typ = Some("at+jwt".into());
     let foreign = jsonwebtoken::encode(&header, &claims(&setup.url, now + 300), &stranger).unwrap();
     assert_eq!(setup.list_status(&foreign), 401, "signed by another key");
+
+    // Rotation: the retired key (listed second) is published and its
+    // tokens are still accepted; new tokens are signed with the first.
+    let jwks: Value = setup
+        .get(&format!("{}/oauth/jwks", setup.issuer), None)
+        .json();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks:#}");
+    let old_kid = jwks["keys"][1]["kid"].as_str().unwrap().to_owned();
+    let old_key = jsonwebtoken::EncodingKey::from_ed_der(&ed25519_pkcs8(
+        &STANDARD.decode(&setup.old_seed).unwrap(),
+    ));
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(old_kid.clone());
+    header.typ = Some("at+jwt".into());
+    let by_old_key =
+        jsonwebtoken::encode(&header, &claims(&setup.url, now + 300), &old_key).unwrap();
+    assert_eq!(
+        setup.list_status(&by_old_key),
+        200,
+        "a token of the retired key"
+    );
+    let issued = jsonwebtoken::decode_header(&good).unwrap();
+    assert_eq!(issued.kid.as_deref(), jwks["keys"][0]["kid"].as_str());
+    assert_ne!(issued.kid.as_deref(), Some(old_kid.as_str()));
 }
 
 /// PKCS#8 v1 DER of an Ed25519 key from its seed (RFC 8410).

@@ -703,8 +703,8 @@ fn check(config: &Config) -> Result<(), (String, String)> {
             || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
             || url.host_str() == Some("localhost");
         if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-            return Err(at(key)(format!(
-                "auth issuer `{url}` must be an https URL (http is allowed on loopback only)"
+            return Err(at(key.clone())(format!(
+                "{key}: issuer `{url}` must be an https URL (http is allowed on loopback only)"
             )));
         }
     }
@@ -777,6 +777,35 @@ fn check(config: &Config) -> Result<(), (String, String)> {
     }
     if let Some(oauth) = &config.oauth_server {
         oauth_server::check(oauth)?;
+        // OAuth 2.1 §1.5: an authorization server speaks TLS, except to
+        // the loopback interface (tests, a developer's laptop).
+        let (scheme, loopback, key) = match &config.server.public_url {
+            Some(url) => (
+                url.scheme().to_owned(),
+                matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                    || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                    || url.host_str() == Some("localhost"),
+                "server.public_url",
+            ),
+            None => (
+                if config.server.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                }
+                .to_owned(),
+                config.server.listen.ip().is_loopback(),
+                "server.listen",
+            ),
+        };
+        if scheme != "https" && !loopback {
+            return Err(at(key.into())(
+                "the embedded authorization server ([oauth_server]) must be reached over https: \
+                 set [server.tls], or, behind a TLS-terminating proxy, \
+                 `public_url = \"https://…/mcp\"` (plain http is allowed on loopback only)"
+                    .to_owned(),
+            ));
+        }
     }
     if config.server.page_size == 0 {
         return Err(at("server.page_size".into())(
