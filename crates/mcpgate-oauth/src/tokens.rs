@@ -140,7 +140,13 @@ impl AccessTokenVerifier {
     fn identity(claims: AccessClaims) -> Identity {
         let mut identity = Identity::new(claims.sub, AuthMethod::OAuth);
         identity.client_id = Some(claims.client_id);
-        identity.credential_id = Some(claims.jti);
+        // The grant, not the token: a refreshed token is the same credential
+        // (an MCP session opened with it survives the refresh), and the
+        // audit log names what `mcpgate tokens revoke --grant` takes.
+        identity.credential_id = Some(claims.gid.clone());
+        identity
+            .claims
+            .insert("token_id".to_owned(), claims.jti.into());
         identity.scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
         identity.scope_limit = Some(identity.scopes.iter().cloned().collect::<BTreeSet<_>>());
         identity.groups = claims.groups.into_iter().collect();

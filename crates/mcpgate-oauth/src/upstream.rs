@@ -97,6 +97,11 @@ impl Upstream {
         })
     }
 
+    /// The provider's issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
     async fn metadata(&self) -> Result<&Metadata, UpstreamError> {
         self.metadata
             .get_or_try_init(|| async {

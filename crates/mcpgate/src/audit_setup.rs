@@ -32,7 +32,7 @@ pub struct AuditParts {
 
 /// The audit writer once started; finish it to flush.
 pub struct AuditRuntime {
-    writer: tokio::task::JoinHandle<()>,
+    writer: mcpgate_store::audit::AuditWriter,
 }
 
 impl AuditParts {
@@ -86,7 +86,7 @@ impl AuditParts {
     /// Start the writer; returns the sink for the gateway and the handle
     /// that flushes on shutdown. Must run inside the Tokio runtime.
     pub fn start(self) -> (StoreAuditSink, AuditRuntime, bool, Redactor) {
-        let (log, writer) = AuditLog::start(self.store, self.options);
+        let (log, writer) = AuditLog::start_closable(self.store, self.options);
         (
             StoreAuditSink::new(log, self.jsonl),
             AuditRuntime { writer },
@@ -97,13 +97,12 @@ impl AuditParts {
 }
 
 impl AuditRuntime {
-    /// Wait until every queued record is written. Call after the gateway
-    /// (which holds the queue's sender) has been dropped.
+    /// Close the log and wait until every queued record (and the last
+    /// checkpoint) is written. Background tasks may still hold the
+    /// gateway, and with it the queue's sender: closing does not wait for
+    /// them; a call arriving after this is refused, not lost.
     pub async fn finish(self) {
-        if tokio::time::timeout(FLUSH_TIMEOUT, self.writer)
-            .await
-            .is_err()
-        {
+        if !self.writer.close(FLUSH_TIMEOUT).await {
             tracing::error!("audit records still queued at shutdown could not be written in time");
         }
     }

@@ -135,3 +135,43 @@ fn http_get(url: &str) -> (u16, String) {
         (status, response.text().await.unwrap())
     })
 }
+
+#[test]
+fn sigterm_writes_what_is_queued_and_signs_the_end_without_delay() {
+    let mut seed = [0u8; 32];
+    for chunk in seed.chunks_mut(16) {
+        chunk.copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    }
+    let seed = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, seed);
+    // Checkpoints hourly: only the one written at shutdown can cover the
+    // newest records.
+    let (_api, _dir, config, key) = deployment(
+        "\n[audit]\nsigning_key = \"env:TEST_AUDIT_KEY\"\ncheckpoint_interval = \"1h\"\n",
+    );
+    let mut gateway = Gateway::spawn(
+        &config,
+        &[("DEMO_API_KEY", &key), ("TEST_AUDIT_KEY", &seed)],
+    );
+    calls(&gateway.mcp_url(), 3);
+    let (status, took) = gateway.terminate(std::time::Duration::from_secs(20));
+    let log = gateway.stderr_log();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "shutting down took {took:?}\n{log}"
+    );
+    assert!(!log.contains("could not be written"), "{log}");
+    let verified = std::process::Command::new(common::mcpgate_bin())
+        .args(["audit", "verify", "--config"])
+        .arg(&config)
+        .env("TEST_AUDIT_KEY", &seed)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&verified.stdout).into_owned()
+        + &String::from_utf8_lossy(&verified.stderr);
+    assert!(verified.status.success(), "{report}");
+    assert!(
+        report.contains("3 record(s)") && report.contains("verified up to record 3"),
+        "the last checkpoint must cover the last record: {report}"
+    );
+}

@@ -21,7 +21,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::idp::{Idp, IdpOptions};
-use common::raw_http::{Http, call_tool, list_tools, reply_tool_names};
+use common::raw_http::{Http, Req, call_tool, list_tools, reply_tool_names};
 use common::{Gateway, free_port, repo_root, run_python_client, write_config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -448,12 +448,39 @@ fn a_user_disabled_at_the_identity_provider_loses_access_at_the_next_refresh() {
     let refresh = tokens["refresh_token"].as_str().unwrap();
     assert_eq!(setup.list_status(access), 200);
 
+    // An MCP session opened with this token...
+    let reply = setup.http.send(
+        &Req::post(
+            &setup.url,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "refresh-test", "version": "1"}}}),
+        )
+        .bearer(access),
+    );
+    let session = reply.session.clone().unwrap_or_else(|| panic!("{reply:?}"));
+    let in_session = |body: Value, token: &str| {
+        Req::post(&setup.url, body)
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .bearer(token)
+    };
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        setup.http.send(&in_session(initialized, access)).status,
+        202
+    );
+
     // Still vouched for: refreshing works (and rotates).
     let reply = setup.refresh(&client, refresh);
     assert_eq!(reply.status, 200, "{reply:?}");
     let next = reply.json();
     let access = next["access_token"].as_str().unwrap().to_owned();
     let refresh = next["refresh_token"].as_str().unwrap().to_owned();
+    // ...goes on with the refreshed token: same grant, same credential.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let reply = setup.http.send(&in_session(list, &access));
+    assert_eq!(reply_tool_names(&reply), ["echo"], "{reply:?}");
 
     setup.idp.admin(&setup.http, "disable-account?sub=alice");
     let reply = setup.refresh(&client, &refresh);
@@ -1234,4 +1261,78 @@ scopes = ["echo:call"]
         Some(("signer", "guess")),
     );
     assert_eq!(reply.status, 401, "{reply:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 8. mcp-remote, which opens a browser itself
+// ---------------------------------------------------------------------------
+
+#[test]
+fn mcp_remote_signs_in_through_a_browser_and_proxies_tools() {
+    let setup = Setup::start("");
+    let e2e = repo_root().join("tests/e2e");
+    let state = tempfile::tempdir().unwrap();
+    let browser_log = state.path().join("browser.log");
+    let callback_port = free_port().to_string();
+    // mcp-remote opens the authorization URL with the `open` package, whose
+    // xdg-open runs $BROWSER when no desktop is found: our headless browser
+    // signs in as alice and delivers the code to mcp-remote's callback.
+    let output = Command::new(e2e.join(".venv/bin/python"))
+        .arg(e2e.join("client.py"))
+        .args([
+            "--stdio",
+            "--timeout",
+            "30",
+            "--call",
+            r#"echo={"via":"mcp-remote"}"#,
+            "--",
+        ])
+        .arg("node")
+        .arg(e2e.join("node_modules/mcp-remote/dist/proxy.js"))
+        .args([
+            &setup.url,
+            &callback_port,
+            "--host",
+            "127.0.0.1",
+            "--transport",
+            "http-only",
+            "--auth-timeout",
+            "30",
+        ])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_CURRENT_DESKTOP", "X-Generic")
+        .env("BROWSER", e2e.join("headless-browser"))
+        .env("MCPGATE_E2E_LOGIN", "alice")
+        .env("MCPGATE_E2E_BROWSER_LOG", &browser_log)
+        .env("MCP_REMOTE_CONFIG_DIR", state.path())
+        .output()
+        .expect("cannot run client.py with mcp-remote (run scripts/install-test-deps.sh)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let out: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(out["tools"][0]["name"], "echo", "{out:#}");
+    assert_eq!(out["calls"][0]["result"]["isError"], false, "{out:#}");
+    let walks: Vec<Value> = std::fs::read_to_string(&browser_log)
+        .unwrap_or_else(|e| panic!("the browser never ran ({e}):\n{stderr}"))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(walks.len(), 1, "one sign-in: {walks:#?}");
+    assert_eq!(walks[0]["login"], "alice");
+    assert_eq!(walks[0]["iss"], setup.issuer.as_str(), "{walks:#?}");
+    assert_eq!(
+        walks[0]["final"]["status"], 200,
+        "mcp-remote took the code: {walks:#?}"
+    );
+    // Audited as alice, through mcp-remote's registered client.
+    let audit = common::audit_export(&setup.config);
+    assert!(
+        audit
+            .iter()
+            .any(|line| line["record"]["method"] == "tools/call"
+                && line["record"]["subject"] == "alice"),
+        "{audit:#?}"
+    );
 }

@@ -25,6 +25,8 @@ use crate::{AuthorizationServer, paths, pkce, redirect};
 
 /// How long a sign-in may take, from authorize to consent.
 const SIGN_IN_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// The scope that asks for a refresh token (OpenID Connect Core §11).
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 /// How long an authorization code lives.
 const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -299,9 +301,16 @@ fn check_request(
         }
         None => settings.resources[0].clone(),
     };
+    // `offline_access` asks for a refresh token: a client that may use the
+    // refresh grant gets one anyway, so it is not a scope to consent to.
     let scopes: BTreeSet<String> = params
         .get("scope")
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .map(|s| {
+            s.split_whitespace()
+                .filter(|s| *s != OFFLINE_ACCESS)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     Ok((challenge.clone(), scopes.into_iter().collect(), resource))
 }
@@ -351,6 +360,18 @@ pub(crate) async fn callback(
     let Some(upstream) = &server.inner.upstream else {
         return bad_request("no identity provider is configured");
     };
+    // RFC 9207: an answer naming another issuer comes from a mix-up attack.
+    if params
+        .get("iss")
+        .is_some_and(|iss| iss != upstream.issuer())
+    {
+        tracing::warn!("an answer at the callback names another issuer; refused");
+        return server.error_to_client(
+            &pending,
+            "access_denied",
+            "the sign-in answer is not from the identity provider",
+        );
+    }
     if let Some(error) = params.get("error") {
         tracing::info!(%error, "the identity provider did not sign the user in");
         return server.error_to_client(&pending, "access_denied", "the sign-in was not completed");

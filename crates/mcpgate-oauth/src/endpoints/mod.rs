@@ -59,7 +59,12 @@ pub fn metadata_document(server: &AuthorizationServer) -> Value {
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": settings.scopes_supported,
+        "scopes_supported": settings
+            .scopes_supported
+            .iter()
+            .map(String::as_str)
+            .chain([authorize::OFFLINE_ACCESS])
+            .collect::<Vec<_>>(),
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": settings.client_metadata_documents,
         "subject_types_supported": ["public"],

@@ -202,7 +202,10 @@ async fn refresh(
     let scopes = match form.get("scope") {
         None => grant.scopes.clone(),
         Some(asked) => {
-            let asked: BTreeSet<&str> = asked.split_whitespace().collect();
+            let asked: BTreeSet<&str> = asked
+                .split_whitespace()
+                .filter(|s| *s != super::authorize::OFFLINE_ACCESS)
+                .collect();
             if let Some(extra) = asked.iter().find(|s| !grant.scopes.iter().any(|g| g == *s)) {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope {extra} was not granted"

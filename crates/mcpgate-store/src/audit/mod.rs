@@ -19,4 +19,4 @@ pub use checkpoint::{
 pub use ed25519_dalek::VerifyingKey;
 pub use entry::{AuditEntry, AuditFilter, AuditRecord, Checkpoint};
 pub use verify::{Problem, VerifyReport, verify_chain};
-pub use writer::{AuditError, AuditHealth, AuditLog, AuditLogOptions, Enqueued};
+pub use writer::{AuditError, AuditHealth, AuditLog, AuditLogOptions, AuditWriter, Enqueued};

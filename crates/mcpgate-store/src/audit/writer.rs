@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{AuditEntry, CheckpointSigner};
 use crate::Store;
@@ -98,11 +98,26 @@ impl AuditLog {
         store: Arc<dyn Store>,
         options: AuditLogOptions,
     ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (log, writer) = Self::start_closable(store, options);
+        (log, writer.task)
+    }
+
+    /// [`AuditLog::start`], with a handle that can also close the log while
+    /// clones are still held (by tasks that outlive serving): see
+    /// [`AuditWriter::close`].
+    pub fn start_closable(store: Arc<dyn Store>, options: AuditLogOptions) -> (Self, AuditWriter) {
         let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let health = Arc::new(AuditHealth::default());
         health.healthy.store(true, Ordering::Relaxed);
-        let task = tokio::spawn(run_writer(store, options, receiver, health.clone()));
-        (AuditLog { queue, health }, task)
+        let (close, closing) = watch::channel(false);
+        let task = tokio::spawn(run_writer(
+            store,
+            options,
+            receiver,
+            closing,
+            health.clone(),
+        ));
+        (AuditLog { queue, health }, AuditWriter { task, close })
     }
 
     /// Append `entry` and wait until it is committed; returns its sequence
@@ -132,6 +147,23 @@ impl AuditLog {
     }
 }
 
+/// The writer task and the switch that closes the log.
+#[derive(Debug)]
+pub struct AuditWriter {
+    task: tokio::task::JoinHandle<()>,
+    close: watch::Sender<bool>,
+}
+
+impl AuditWriter {
+    /// Stop taking entries (appends fail with [`AuditError::Closed`]),
+    /// write every entry already queued and the last checkpoint, and wait
+    /// for that up to `timeout`; `false` when it took longer.
+    pub async fn close(self, timeout: Duration) -> bool {
+        let _ = self.close.send(true);
+        tokio::time::timeout(timeout, self.task).await.is_ok()
+    }
+}
+
 /// An entry in the writer's queue, not yet known to be committed.
 #[derive(Debug)]
 #[must_use = "an entry is durable only once `committed` has returned Ok"]
@@ -150,6 +182,7 @@ async fn run_writer(
     store: Arc<dyn Store>,
     options: AuditLogOptions,
     mut receiver: mpsc::Receiver<Pending>,
+    mut closing: watch::Receiver<bool>,
     health: Arc<AuditHealth>,
 ) {
     let max_batch = options.max_batch.max(1);
@@ -157,8 +190,22 @@ async fn run_writer(
     let mut entries: Vec<AuditEntry> = Vec::with_capacity(max_batch);
     let mut last_checkpoint = Instant::now();
     let mut unsigned = false;
+    let mut watching = true;
     loop {
-        let received = receiver.recv_many(&mut batch, max_batch).await;
+        let received = tokio::select! {
+            // `recv_many` is cancel-safe: nothing is lost when closing wins.
+            received = receiver.recv_many(&mut batch, max_batch) => received,
+            changed = closing.changed(), if watching => {
+                watching = false;
+                // A dropped handle (Err) only stops the watching; a close
+                // refuses new entries, and what is queued is still written
+                // before `recv_many` reports the end.
+                if changed.is_ok() {
+                    receiver.close();
+                }
+                continue;
+            }
+        };
         if received == 0 {
             break;
         }

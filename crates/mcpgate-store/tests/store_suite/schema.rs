@@ -93,6 +93,9 @@ async fn first_migration_by_several_instances_at_once(db: TestDb) {
             "audit_checkpoints",
             "api_keys",
             "key_changes",
+            "oauth_clients",
+            "oauth_grants",
+            "oauth_secrets",
             "mcpgate_migrations",
         ] {
             raw.must_exec(&format!("DROP TABLE {table}"), &[]).await;

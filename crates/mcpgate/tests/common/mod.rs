@@ -267,6 +267,30 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// Stop it as an init system would (SIGTERM) and wait for it to exit:
+    /// its exit status and how long it took. Panics after `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot wait for the gateway") {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the gateway did not exit within {limit:?} of SIGTERM:\n{}",
+                self.stderr_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
