@@ -28,7 +28,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration {
         version: 3,
         name: "oauth",
-        sql: include_str!("../migrations/sqlite/0003_oauth.sql"),
+        sql: include_str!("../migrations/shared/0003_oauth.sql"),
     },
 ];
 
@@ -47,7 +47,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 3,
         name: "oauth",
-        sql: include_str!("../migrations/postgres/0003_oauth.sql"),
+        sql: include_str!("../migrations/shared/0003_oauth.sql"),
     },
 ];
 

@@ -182,6 +182,33 @@ macro_rules! oauth_queries {
                 Ok(())
             }
 
+            /// One row by `keys` (bound as `$1`, `$2`, …), decoded.
+            async fn oauth_find<T>(
+                &self,
+                sql: String,
+                keys: &[&str],
+                decode: fn(&$row) -> Result<T, sqlx::Error>,
+            ) -> Result<Option<T>, $crate::StoreError> {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for key in keys {
+                    query = query.bind(*key);
+                }
+                let row = query.fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().map(decode).transpose()?)
+            }
+
+            /// Every row `sql` selects, decoded.
+            async fn oauth_list<T>(
+                &self,
+                sql: String,
+                decode: fn(&$row) -> Result<T, sqlx::Error>,
+            ) -> Result<Vec<T>, $crate::StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(decode).collect::<Result<_, _>>()?)
+            }
+
             pub(crate) async fn oauth_client_by_id(
                 &self,
                 client_id: &str,
@@ -190,13 +217,9 @@ macro_rules! oauth_queries {
                     "SELECT {} FROM oauth_clients WHERE client_id = $1",
                     $crate::oauth::CLIENT_COLUMNS
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(client_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.as_ref().map(oauth_rows::client_from_row).transpose()?)
+                self.oauth_find(sql, &[client_id], oauth_rows::client_from_row)
+                    .await
             }
-
             pub(crate) async fn oauth_all_clients(
                 &self,
             ) -> Result<Vec<$crate::OAuthClientRecord>, $crate::StoreError> {
@@ -204,15 +227,8 @@ macro_rules! oauth_queries {
                     "SELECT {} FROM oauth_clients ORDER BY created_at DESC, client_id",
                     $crate::oauth::CLIENT_COLUMNS
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows
-                    .iter()
-                    .map(oauth_rows::client_from_row)
-                    .collect::<Result<_, _>>()?)
+                self.oauth_list(sql, oauth_rows::client_from_row).await
             }
-
             pub(crate) async fn oauth_revoke_client(
                 &self,
                 client_id: &str,
@@ -264,13 +280,8 @@ macro_rules! oauth_queries {
                     "SELECT {} FROM oauth_grants WHERE id = $1",
                     $crate::oauth::GRANT_COLUMNS
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.as_ref().map(oauth_rows::grant_from_row).transpose()?)
+                self.oauth_find(sql, &[id], oauth_rows::grant_from_row).await
             }
-
             pub(crate) async fn oauth_all_grants(
                 &self,
             ) -> Result<Vec<$crate::GrantRecord>, $crate::StoreError> {
@@ -278,15 +289,8 @@ macro_rules! oauth_queries {
                     "SELECT {} FROM oauth_grants ORDER BY created_at DESC, id",
                     $crate::oauth::GRANT_COLUMNS
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows
-                    .iter()
-                    .map(oauth_rows::grant_from_row)
-                    .collect::<Result<_, _>>()?)
+                self.oauth_list(sql, oauth_rows::grant_from_row).await
             }
-
             pub(crate) async fn oauth_revoke_grants(
                 &self,
                 selector: $crate::GrantSelector<'_>,
@@ -358,14 +362,9 @@ macro_rules! oauth_queries {
                     "SELECT {} FROM oauth_secrets WHERE hash = $1 AND kind = $2",
                     $crate::oauth::SECRET_COLUMNS
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(hash)
-                    .bind(kind)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.as_ref().map(oauth_rows::secret_from_row).transpose()?)
+                self.oauth_find(sql, &[hash, kind], oauth_rows::secret_from_row)
+                    .await
             }
-
             pub(crate) async fn oauth_take_secret(
                 &self,
                 hash: &str,

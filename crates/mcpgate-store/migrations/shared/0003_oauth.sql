@@ -1,3 +1,4 @@
+-- The same SQL on SQLite and PostgreSQL (text columns, no dialect features).
 -- The embedded authorization server's state. Secrets (client secrets,
 -- authorization codes, refresh tokens) are stored only as hashes; the
 -- upstream identity provider's refresh token is sealed by the server.
