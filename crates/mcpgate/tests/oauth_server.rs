@@ -54,6 +54,15 @@ impl Setup {
 
     /// With `files` (name, content) written next to the config.
     fn start_with(extra: &str, files: &[(&str, &str)]) -> Setup {
+        Setup::start_custom(
+            extra,
+            files,
+            r#"["profile", "email", "groups", "offline_access"]"#,
+        )
+    }
+
+    /// With the scopes mcpgate asks the IdP for.
+    fn start_custom(extra: &str, files: &[(&str, &str)], upstream_scopes: &str) -> Setup {
         let port = free_port();
         let issuer = format!("http://127.0.0.1:{port}");
         let idp = Idp::start(IdpOptions {
@@ -94,7 +103,7 @@ metadata_document_private_hosts = ["localhost"]
 issuer = "{idp_issuer}"
 client_id = "mcpgate"
 client_secret = "env:TEST_UPSTREAM_SECRET"
-scopes = ["profile", "email", "groups", "offline_access"]
+scopes = {upstream_scopes}
 groups_claim = "groups"
 
 [[oauth_server.clients]]
@@ -489,6 +498,27 @@ fn a_user_disabled_at_the_identity_provider_loses_access_at_the_next_refresh() {
     // The grant is revoked: the access token stops working now, not at its
     // expiry.
     assert_eq!(setup.list_status(&access), 401);
+}
+
+#[test]
+fn without_the_identity_providers_refresh_token_users_sign_in_again() {
+    // No offline_access: the IdP gives mcpgate no refresh token, so a
+    // disabled user could not be noticed at a refresh; the client gets no
+    // refresh token either, and signs the user in again after an hour.
+    let setup = Setup::start_custom("", &[], r#"["profile", "email", "groups"]"#);
+    let client = setup.register();
+    let (verifier, challenge) = pkce_pair();
+    let code = setup.code(&client, "alice", &challenge);
+    let tokens = setup.redeem(&client, &code, &verifier).json();
+    assert_eq!(
+        setup.list_status(tokens["access_token"].as_str().unwrap()),
+        200
+    );
+    assert_eq!(tokens.get("refresh_token"), None, "{tokens:#}");
+    assert!(
+        setup.gateway.stderr_log().contains("gave no refresh token"),
+        "the operator is told why"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -389,6 +389,13 @@ pub(crate) async fn callback(
             return server.error_to_client(&pending, "access_denied", "the sign-in failed");
         }
     };
+    if sign_in.refresh_token.is_none() {
+        tracing::warn!(
+            "the identity provider gave no refresh token (is offline_access in \
+             oauth_server.upstream.scopes, and allowed for mcpgate's client there?): \
+             this sign-in cannot be refreshed"
+        );
+    }
     let identity = sign_in.identity;
     let entitled = (server.inner.settings.entitlement)(&identity);
     let supported: BTreeSet<&String> = server.inner.settings.scopes_supported.iter().collect();

@@ -136,8 +136,15 @@ async fn authorization_code(
         .await?
         .filter(|g| g.revoked_at.is_none())
         .ok_or_else(|| OAuthError::invalid_grant("the grant was revoked"))?;
+    // A refresh must be able to ask the identity provider about the user
+    // (see `check_upstream`); a grant that cannot gets no refresh token.
+    let refreshable = server.inner.upstream.is_none() || grant.upstream_refresh.is_some();
     let issued = server
-        .issue(&grant, &data.scopes, client.may_use("refresh_token"))
+        .issue(
+            &grant,
+            &data.scopes,
+            client.may_use("refresh_token") && refreshable,
+        )
         .await?;
     Ok(issued.body())
 }
@@ -225,8 +232,17 @@ async fn check_upstream(
     server: &AuthorizationServer,
     grant: &mcpgate_store::GrantRecord,
 ) -> Result<(), OAuthError> {
-    let (Some(sealed), Some(upstream)) = (&grant.upstream_refresh, &server.inner.upstream) else {
+    let Some(upstream) = &server.inner.upstream else {
         return Ok(());
+    };
+    let Some(sealed) = &grant.upstream_refresh else {
+        // Without the provider's refresh token nobody can ask it whether
+        // the user is still there: a user it disabled would keep refreshing
+        // here for the grant's whole life. They sign in again instead.
+        return Err(OAuthError::invalid_grant(
+            "sign in again: the identity provider gave no refresh token to check this user with \
+             (the gateway's operator can add offline_access to oauth_server.upstream.scopes)",
+        ));
     };
     let Some(upstream_token) = server.inner.sealer.open(sealed) else {
         server
