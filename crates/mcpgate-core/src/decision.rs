@@ -43,6 +43,10 @@ pub enum DenyReason {
     Policy(String),
     /// The caller exceeded a rate limit.
     RateLimited,
+    /// The authorization server refused (a replayed code, a reused refresh
+    /// token, a user the identity provider no longer vouches for, …); the
+    /// string says what.
+    Refused(String),
 }
 
 impl std::fmt::Display for DenyReason {
@@ -63,6 +67,7 @@ impl std::fmt::Display for DenyReason {
             }
             DenyReason::Policy(name) => write!(f, "forbidden by policy {name}"),
             DenyReason::RateLimited => f.write_str("rate limit exceeded"),
+            DenyReason::Refused(why) => f.write_str(why),
         }
     }
 }

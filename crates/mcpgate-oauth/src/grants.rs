@@ -48,6 +48,8 @@ pub(crate) struct NewGrant<'a> {
 
 /// Tokens for the client.
 pub(crate) struct Issued {
+    pub(crate) grant_id: String,
+    pub(crate) subject: String,
     pub(crate) access_token: String,
     pub(crate) expires_in: u64,
     pub(crate) scope: String,
@@ -150,6 +152,8 @@ impl AuthorizationServer {
             None
         };
         Ok(Issued {
+            grant_id: grant.id.clone(),
+            subject: grant.subject.clone(),
             access_token,
             expires_in: ttl,
             scope: claims.scope,

@@ -26,6 +26,7 @@
 //!   change feed.
 
 pub mod admin;
+mod audit;
 pub mod cimd;
 pub mod clients;
 pub mod endpoints;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 use mcpgate_store::Store;
 use secrecy::ExposeSecret;
 
+pub use audit::AuditHook;
 pub use error::OAuthError;
 pub use settings::{Entitlement, Settings, StaticClient, UpstreamSettings};
 pub use tokens::AccessTokenVerifier;

@@ -44,6 +44,8 @@ pub struct Settings {
     /// The server's secret, from which the key sealing the upstream refresh
     /// tokens at rest is derived (at least 32 bytes).
     pub sealing_secret: SecretString,
+    /// Where its events are audited.
+    pub audit: Option<crate::AuditHook>,
 }
 
 /// A client written in the config.

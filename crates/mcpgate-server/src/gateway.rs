@@ -541,6 +541,29 @@ impl Gateway {
         self.record_refusal(event).await;
     }
 
+    /// Record an event that is not an MCP request (the embedded
+    /// authorization server's grants, refusals and revocations). `false`
+    /// when it could not be written and the gateway fails closed: the
+    /// caller must then not act on it.
+    pub async fn record_event(&self, event: AuditEvent) -> bool {
+        let refusal = !event.decision.is_allowed();
+        match self.audit.record(event).await {
+            Ok(()) => true,
+            Err(error) if refusal => {
+                tracing::error!(%error, "a refusal could not be audited");
+                true
+            }
+            Err(error) if self.options.fail_closed => {
+                tracing::error!(%error, "not done: its audit record could not be written");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "audit record lost (audit.fail_closed = false)");
+                true
+            }
+        }
+    }
+
     /// Record a refused call. The refusal stands whether or not the record
     /// could be written; a failure is logged.
     async fn record_refusal(&self, event: AuditEvent) {

@@ -266,9 +266,15 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
     // Clients can get tokens from these: advertise them (RFC 9728).
     let mut issuers: Vec<String> = Vec::new();
     if let (Some(verifier), Some(oauth)) = (own_tokens, &config.oauth_server) {
-        let server =
-            crate::oauth_setup::server(loaded, oauth, verifier, store, assembled.authz.clone())
-                .with_context(|| loaded.path.display().to_string())?;
+        let server = crate::oauth_setup::server(
+            loaded,
+            oauth,
+            verifier,
+            store,
+            assembled.authz.clone(),
+            assembled.gateway.clone(),
+        )
+        .with_context(|| loaded.path.display().to_string())?;
         server.follow_revocations();
         tracing::info!(issuer = %server.issuer(), "embedded OAuth authorization server enabled");
         issuers.push(server.issuer().to_owned());

@@ -52,6 +52,7 @@ pub fn server(
     verifier: Arc<AccessTokenVerifier>,
     store: Arc<dyn Store>,
     authz: Arc<Reloadable>,
+    gateway: Arc<mcpgate_server::Gateway>,
 ) -> anyhow::Result<AuthorizationServer> {
     let base = loaded.base_dir();
     let secret =
@@ -110,6 +111,11 @@ pub fn server(
         }),
         entitlement: Arc::new(move |identity| entitled_by.current().entitled_scopes(identity)),
         sealing_secret: secret(&config.secret, "oauth_server.secret")?,
+        // Into the gateway's own audit chain, failing closed with it.
+        audit: Some(Arc::new(move |event| {
+            let gateway = gateway.clone();
+            Box::pin(async move { gateway.record_event(event).await })
+        })),
     };
     Ok(AuthorizationServer::new(settings, verifier, store)?)
 }

@@ -311,6 +311,16 @@ impl RawReply {
     }
 }
 
+/// The audit records of `method` (`oauth/token`, …), as JSON text each.
+fn audited(setup: &Setup, method: &str) -> Vec<String> {
+    common::audit_export(&setup.config)
+        .iter()
+        .map(|line| &line["record"])
+        .filter(|record| record["method"] == method)
+        .map(Value::to_string)
+        .collect()
+}
+
 fn rand_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     for chunk in bytes.chunks_mut(16) {
@@ -438,6 +448,35 @@ fn the_python_sdk_signs_in_calls_and_refreshes_and_service_clients_use_client_cr
     );
     let log = setup.gateway.stderr_log();
     assert!(!log.contains(&setup.service_secret), "a secret was logged");
+    // The authorization server's own events are in the same chain.
+    let consents = audited(&setup, "oauth/consent");
+    assert!(
+        consents
+            .iter()
+            .any(|r| r.contains(r#""subject":"alice""#) && r.contains("echo:call")),
+        "{consents:#?}"
+    );
+    let tokens = audited(&setup, "oauth/token");
+    for grant_type in ["authorization_code", "refresh_token", "client_credentials"] {
+        assert!(
+            tokens.iter().any(|r| r.contains(grant_type)),
+            "{grant_type}: {tokens:#?}"
+        );
+    }
+    assert!(
+        !tokens
+            .iter()
+            .any(|r| r.contains("mcpgr_") || r.contains("eyJ")),
+        "no token in the audit log: {tokens:#?}"
+    );
+    assert!(!audited(&setup, "oauth/register").is_empty());
+    let (ok, report) = common::run_mcpgate(&[
+        "audit",
+        "verify",
+        "--config",
+        setup.config.to_str().unwrap(),
+    ]);
+    assert!(ok, "{report}");
 }
 
 // ---------------------------------------------------------------------------
@@ -498,6 +537,13 @@ fn a_user_disabled_at_the_identity_provider_loses_access_at_the_next_refresh() {
     // The grant is revoked: the access token stops working now, not at its
     // expiry.
     assert_eq!(setup.list_status(&access), 401);
+    let refusals = audited(&setup, "oauth/token");
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.contains("identity provider refused") && r.contains("alice")),
+        "{refusals:#?}"
+    );
 }
 
 #[test]
@@ -638,6 +684,13 @@ fn the_authorization_endpoint_refuses_what_the_spec_forbids() {
     let walk = browse(&good(&[]), "alice", "deny");
     assert_eq!(walk["error"], "access_denied", "{walk:#}");
     assert_eq!(walk["code"], Value::Null, "{walk:#}");
+    let consents = audited(&setup, "oauth/consent");
+    assert!(
+        consents
+            .iter()
+            .any(|r| r.contains("the user denied access") && r.contains("alice")),
+        "{consents:#?}"
+    );
 }
 
 #[test]
@@ -695,6 +748,15 @@ fn codes_and_refresh_tokens_are_single_use_and_misuse_revokes_the_grant() {
     assert_eq!(setup.list_status(&new_access), 401);
     let reply = setup.refresh(&client, &new_refresh);
     assert_eq!(reply.json()["error"], "invalid_grant", "{reply:?}");
+    let refusals = audited(&setup, "oauth/token");
+    for why in ["authorization code replayed", "refresh token reused"] {
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.contains(why) && r.contains("alice")),
+            "{why}: {refusals:#?}"
+        );
+    }
 
     // Grants OAuth 2.1 removed are refused.
     for grant in [

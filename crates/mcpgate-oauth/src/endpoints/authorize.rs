@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::audit::Event;
 use crate::clients::Client;
 use crate::grants::{GrantIdentity, NewGrant, has_passed, later_text, now_text};
 use crate::pages::{self, Consent};
@@ -543,6 +544,15 @@ pub(crate) async fn consent(
     }
     let pending = &awaiting.request;
     let mut response = if form.decision != "approve" {
+        let _ = server
+            .audit(Event {
+                method: "oauth/consent",
+                subject: &awaiting.subject,
+                grant_id: None,
+                details: consent_details(&awaiting),
+                refused: Some("the user denied access".to_owned()),
+            })
+            .await;
         server.error_to_client(pending, "access_denied", "the user denied access")
     } else {
         match server.approve(&awaiting).await {
@@ -598,7 +608,32 @@ impl AuthorizationServer {
                 used_at: None,
             })
             .await?;
+        let audited = self
+            .audit(Event {
+                method: "oauth/consent",
+                subject: &awaiting.subject,
+                grant_id: Some(&grant.id),
+                details: consent_details(awaiting),
+                refused: None,
+            })
+            .await;
+        if let Err(error) = audited {
+            // Not recorded, not granted.
+            self.revoke_grant(&grant.id, "its consent could not be audited")
+                .await?;
+            return Err(error);
+        }
         tracing::info!(grant = %grant.id, client = %grant.client_id, subject = %grant.subject, "authorization granted");
         Ok(code)
     }
+}
+
+/// What a consent is about, for the audit log.
+fn consent_details(awaiting: &AwaitingConsent) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": awaiting.request.client_id,
+        "scopes": awaiting.granted,
+        "resource": awaiting.request.resource,
+        "redirect_uri": awaiting.request.redirect_uri,
+    })
 }

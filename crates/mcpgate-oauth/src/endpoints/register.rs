@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::no_store;
 use crate::AuthorizationServer;
+use crate::audit::Event;
 use crate::clients::ClientMetadata;
 use crate::error::OAuthError;
 use crate::grants::now_text;
@@ -66,6 +67,20 @@ async fn registration(server: &AuthorizationServer, body: &[u8]) -> Result<Value
         created_at: now_text(),
         revoked_at: None,
     };
+    server
+        .audit(Event {
+            method: "oauth/register",
+            subject: &client_id,
+            grant_id: None,
+            details: json!({
+                "client_name": metadata.client_name,
+                "redirect_uris": metadata.redirect_uris,
+                "grant_types": grant_types,
+                "confidential": confidential,
+            }),
+            refused: None,
+        })
+        .await?;
     server.inner.store.insert_oauth_client(&record).await?;
     tracing::info!(client = %client_id, name = ?metadata.client_name, "client registered");
     let mut answer = document;

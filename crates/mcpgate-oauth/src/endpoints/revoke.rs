@@ -12,6 +12,7 @@ use serde_json::json;
 use super::client_auth::{ClientAuth, authenticate};
 use super::no_store;
 use crate::AuthorizationServer;
+use crate::audit::Event;
 use crate::error::OAuthError;
 use crate::grants::{RefreshData, has_passed};
 use crate::secrets::hash;
@@ -74,6 +75,19 @@ pub(crate) async fn revoke(
         }
         server
             .revoke_grant(&grant_id, "revoked by the client")
+            .await?;
+        let subject = match server.inner.store.grant(&grant_id).await? {
+            Some(grant) => grant.subject,
+            None => client.id.clone(),
+        };
+        server
+            .audit(Event {
+                method: "oauth/revoke",
+                subject: &subject,
+                grant_id: Some(&grant_id),
+                details: json!({ "client_id": client.id }),
+                refused: None,
+            })
             .await
     }
     .await;

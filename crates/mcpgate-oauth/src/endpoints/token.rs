@@ -7,13 +7,15 @@ use std::collections::{BTreeSet, HashMap};
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use super::authorize::CodeData;
 use super::client_auth::{ClientAuth, authenticate};
 use super::no_store;
+use crate::audit::Event;
 use crate::clients::Client;
 use crate::error::OAuthError;
-use crate::grants::{GrantIdentity, NewGrant, RefreshData, has_passed, now_text};
+use crate::grants::{GrantIdentity, Issued, NewGrant, RefreshData, has_passed, now_text};
 use crate::secrets::hash;
 use crate::upstream::UpstreamError;
 use crate::{AuthorizationServer, pkce};
@@ -34,6 +36,31 @@ async fn grant(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<serde_json::Value, OAuthError> {
+    let (issued, grant_type, client_id) = issue(server, headers, form).await?;
+    server
+        .audit(Event {
+            method: "oauth/token",
+            subject: &issued.subject,
+            grant_id: Some(&issued.grant_id),
+            details: json!({
+                "grant_type": grant_type,
+                "client_id": client_id,
+                "scope": issued.scope,
+                "refresh_token": issued.refresh_token.is_some(),
+            }),
+            refused: None,
+        })
+        .await?;
+    Ok(issued.body())
+}
+
+/// Tokens for a valid request: what was issued, the grant type and the
+/// client.
+async fn issue(
+    server: &AuthorizationServer,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(Issued, String, String), OAuthError> {
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
@@ -51,11 +78,30 @@ async fn grant(
             "this client may not use the {grant_type} grant"
         )));
     }
-    match grant_type.as_str() {
-        "authorization_code" => authorization_code(server, &client, form).await,
-        "refresh_token" => refresh(server, &client, form).await,
-        _ => client_credentials(server, &client, auth, form).await,
-    }
+    let issued = match grant_type.as_str() {
+        "authorization_code" => authorization_code(server, &client, form).await?,
+        "refresh_token" => refresh(server, &client, form).await?,
+        _ => client_credentials(server, &client, auth, form).await?,
+    };
+    Ok((issued, grant_type.clone(), client.id))
+}
+
+/// Audit a refusal that ended a grant (theft suspected, or the identity
+/// provider dropped the user).
+async fn audit_ended(server: &AuthorizationServer, grant_id: &str, client: &Client, why: &str) {
+    let subject = match server.inner.store.grant(grant_id).await {
+        Ok(Some(grant)) => grant.subject,
+        _ => client.id.clone(),
+    };
+    let _ = server
+        .audit(Event {
+            method: "oauth/token",
+            subject: &subject,
+            grant_id: Some(grant_id),
+            details: json!({ "client_id": client.id }),
+            refused: Some(why.to_owned()),
+        })
+        .await;
 }
 
 fn requested_resource<'a>(
@@ -76,7 +122,7 @@ async fn authorization_code(
     server: &AuthorizationServer,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<Issued, OAuthError> {
     let code = form
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
@@ -96,6 +142,13 @@ async fn authorization_code(
         server
             .revoke_grant(&grant_id, "authorization code replayed")
             .await?;
+        audit_ended(
+            server,
+            &grant_id,
+            client,
+            "authorization code replayed; its grant revoked",
+        )
+        .await;
         return Err(OAuthError::invalid_grant(
             "this authorization code was already used; the tokens issued for it are revoked",
         ));
@@ -146,7 +199,7 @@ async fn authorization_code(
             client.may_use("refresh_token") && refreshable,
         )
         .await?;
-    Ok(issued.body())
+    Ok(issued)
 }
 
 /// How a refresh token's grant stands.
@@ -154,7 +207,7 @@ async fn refresh(
     server: &AuthorizationServer,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<Issued, OAuthError> {
     let token = form
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
@@ -186,6 +239,13 @@ async fn refresh(
             server
                 .revoke_grant(&grant_id, "refresh token reused")
                 .await?;
+            audit_ended(
+                server,
+                &grant_id,
+                client,
+                "refresh token reused; its grant revoked",
+            )
+            .await;
             return Err(OAuthError::invalid_grant(
                 "this refresh token was already used; the whole grant is revoked",
             ));
@@ -222,8 +282,7 @@ async fn refresh(
         }
     };
     check_upstream(server, &grant).await?;
-    let issued = server.issue(&grant, &scopes, true).await?;
-    Ok(issued.body())
+    server.issue(&grant, &scopes, true).await
 }
 
 /// Ask the identity provider whether the user is still there: a refused
@@ -266,12 +325,17 @@ async fn check_upstream(
             Ok(())
         }
         Err(UpstreamError::Refused(why)) => {
-            server
-                .revoke_grant(
-                    &grant.id,
-                    &format!("the identity provider refused to refresh: {why}"),
-                )
-                .await?;
+            let why = format!("the identity provider refused to refresh: {why}");
+            server.revoke_grant(&grant.id, &why).await?;
+            let _ = server
+                .audit(Event {
+                    method: "oauth/token",
+                    subject: &grant.subject,
+                    grant_id: Some(&grant.id),
+                    details: json!({ "client_id": grant.client_id }),
+                    refused: Some(format!("{why}; its grant revoked")),
+                })
+                .await;
             Err(OAuthError::invalid_grant(
                 "the identity provider no longer vouches for this user; sign in again",
             ))
@@ -290,7 +354,7 @@ async fn client_credentials(
     client: &Client,
     auth: ClientAuth,
     form: &HashMap<String, String>,
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<Issued, OAuthError> {
     if auth != ClientAuth::Confidential {
         return Err(OAuthError::invalid_client(
             "the client credentials grant needs an authenticated confidential client",
@@ -325,6 +389,5 @@ async fn client_credentials(
             lifetime: server.inner.settings.access_token_ttl,
         })
         .await?;
-    let issued = server.issue(&grant, &scopes, false).await?;
-    Ok(issued.body())
+    server.issue(&grant, &scopes, false).await
 }
