@@ -29,6 +29,15 @@ pub enum AuthError {
     /// The credential could not be checked (the store is unreachable).
     #[error("cannot check credentials right now: {0}")]
     Unavailable(String),
+    /// A credential the gateway knows, that may no longer be used (revoked,
+    /// expired): the audit log can name it by its public id.
+    #[error("credential {credential_id} refused: {reason}")]
+    Rejected {
+        /// Its public identifier (`key_…`), never the secret.
+        credential_id: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Turns a request's credentials into an [`Identity`].

@@ -72,5 +72,5 @@ pub use config::{
 };
 pub use explain::Explanation;
 pub use mcpgate_core::glob_matches;
-pub use policy::{CompileError, Policy, PolicyInputs};
+pub use policy::{CompileError, Policy, PolicyInputs, ToolSummary};
 pub use reload::Reloadable;

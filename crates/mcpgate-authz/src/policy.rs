@@ -102,6 +102,18 @@ impl CallerCache {
     }
 }
 
+/// What a tool needs, as [`Policy::tool_summary`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSummary {
+    /// Any one of these scope sets (`[[]]`: any authenticated caller;
+    /// `[]`: nobody).
+    pub requires: Vec<Vec<String>>,
+    /// Whether the tool counts as read-only.
+    pub read_only: bool,
+    /// Whether read-only mode hides it from everyone.
+    pub hidden_by_read_only_mode: bool,
+}
+
 struct Role {
     name: String,
     scopes: Vec<String>,
@@ -310,6 +322,30 @@ impl Policy {
     /// catalog.
     pub fn is_read_only(&self, tool: &str) -> Option<bool> {
         self.tools.get(tool).map(|t| t.read_only)
+    }
+
+    /// What `tool` needs, for people: any one of the returned scope sets
+    /// (`[[]]`: any authenticated caller; `[]`: nobody), whether it counts
+    /// as read-only, and whether read-only mode hides it. `None` for a tool
+    /// not in the catalog.
+    pub fn tool_summary(&self, tool: &str) -> Option<ToolSummary> {
+        let compiled = self.tools.get(tool)?;
+        let requires = match &compiled.requirement {
+            Requirement::Rule { scopes, .. } => vec![scopes.clone()],
+            Requirement::Spec(alternatives) => alternatives
+                .iter()
+                .map(|alternative| alternative.scopes().map(str::to_owned).collect())
+                .collect(),
+            Requirement::Unscoped => match self.unscoped {
+                UnscopedTools::Deny => Vec::new(),
+                UnscopedTools::Authenticated => vec![Vec::new()],
+            },
+        };
+        Some(ToolSummary {
+            requires,
+            read_only: compiled.read_only,
+            hidden_by_read_only_mode: compiled.read_only_mode && !compiled.read_only,
+        })
     }
 
     /// How many rate limits are configured.

@@ -515,17 +515,24 @@ impl Gateway {
         source: Option<SocketAddr>,
         error: &mcpgate_auth::AuthError,
     ) {
-        let reason = match error {
-            mcpgate_auth::AuthError::Missing => "no credential",
-            mcpgate_auth::AuthError::Invalid(_) => "invalid credential",
-            mcpgate_auth::AuthError::Unavailable(_) => "credentials could not be checked",
+        let (reason, known) = match error {
+            mcpgate_auth::AuthError::Missing => ("no credential".to_owned(), None),
+            mcpgate_auth::AuthError::Invalid(_) => ("invalid credential".to_owned(), None),
+            mcpgate_auth::AuthError::Unavailable(_) => {
+                ("credentials could not be checked".to_owned(), None)
+            }
+            mcpgate_auth::AuthError::Rejected {
+                credential_id,
+                reason,
+            } => (format!("credential {reason}"), Some(credential_id.clone())),
         };
         let event = AuditEvent {
             time: SystemTime::now(),
             request_id: uuid::Uuid::new_v4().to_string(),
-            subject: "anonymous".to_owned(),
+            // A known credential (a revoked key) is named: who tried matters.
+            subject: known.clone().unwrap_or_else(|| "anonymous".to_owned()),
             auth_method: mcpgate_core::AuthMethod::None,
-            credential_id: None,
+            credential_id: known,
             source: source.map(|s| s.to_string()),
             method: "authenticate".to_owned(),
             tool: None,

@@ -226,6 +226,7 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
     }
     let audit = AuditParts::from_config(loaded, stdio).await?;
     let store = audit.store.clone();
+    let audit_store = audit.store.clone();
     let public = public_url(&config.server)?;
     let own_tokens = if stdio {
         None
@@ -279,6 +280,23 @@ pub async fn from_config(loaded: &LoadedConfig, stdio: bool) -> anyhow::Result<A
         tracing::info!(issuer = %server.issuer(), "embedded OAuth authorization server enabled");
         issuers.push(server.issuer().to_owned());
         assembled.http.extra_routes = Some(server.router());
+    }
+    if let (Some(admin), false) = (&config.admin, stdio) {
+        let console = crate::admin_setup::console(
+            loaded,
+            admin,
+            &public,
+            audit_store,
+            assembled.authenticator.clone(),
+            assembled.gateway.clone(),
+            assembled.authz.clone(),
+        )
+        .with_context(|| loaded.path.display().to_string())?;
+        let routes = console.router();
+        assembled.http.extra_routes = Some(match assembled.http.extra_routes.take() {
+            Some(existing) => existing.merge(routes),
+            None => routes,
+        });
     }
     issuers.extend(
         config

@@ -1,6 +1,7 @@
 //! The `mcpgate` binary: parses the command line and wires the library
 //! crates together. All behaviour lives in the crates.
 
+mod admin_setup;
 mod assemble;
 mod audit_setup;
 mod auth_setup;

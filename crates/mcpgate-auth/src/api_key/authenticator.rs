@@ -49,7 +49,9 @@ pub struct ApiKeyAuthenticator {
     pepper: SecretSlice<u8>,
     environment: String,
     known: RwLock<HashMap<String, Arc<CachedKey>>>,
-    unknown: Mutex<HashMap<String, Instant>>,
+    /// Hashes not usable, since when, with the key's id when it exists
+    /// (revoked): refused without asking the store again.
+    unknown: Mutex<HashMap<String, (Instant, Option<String>)>>,
     uses: Mutex<HashMap<String, SystemTime>>,
 }
 
@@ -191,10 +193,10 @@ impl ApiKeyAuthenticator {
         }
         let now = SystemTime::now();
         if cached.expires_at.is_some_and(|expiry| expiry <= now) {
-            return Err(AuthError::Invalid(format!(
-                "key {} has expired",
-                cached.record.id
-            )));
+            return Err(AuthError::Rejected {
+                credential_id: cached.record.id.clone(),
+                reason: "expired".to_owned(),
+            });
         }
         if let Ok(mut uses) = self.uses.lock() {
             uses.insert(cached.record.id.clone(), now);
@@ -208,16 +210,19 @@ impl ApiKeyAuthenticator {
             .unknown
             .lock()
             .ok()
-            .and_then(|unknown| unknown.get(hash).copied())
-            .is_some_and(|since| since.elapsed() < NEGATIVE_TTL);
-        if recently_unknown {
-            return Err(AuthError::Invalid("unknown key".to_owned()));
+            .and_then(|unknown| unknown.get(hash).cloned())
+            .filter(|(since, _)| since.elapsed() < NEGATIVE_TTL);
+        if let Some((_, known_as)) = recently_unknown {
+            return Err(refusal(known_as));
         }
         let record = self
             .store
             .api_key_by_hash(hash)
             .await
             .map_err(|e| AuthError::Unavailable(format!("cannot check the key: {e}")))?;
+        // A key that exists but is not kept in memory was revoked (or
+        // belongs to another environment): its id names it in the audit.
+        let known_as = record.as_ref().map(|r| r.id.clone());
         if let Some(record) = record {
             self.remember(record);
         }
@@ -231,16 +236,25 @@ impl ApiKeyAuthenticator {
         }
         if let Ok(mut unknown) = self.unknown.lock() {
             if unknown.len() >= NEGATIVE_CAPACITY {
-                unknown.retain(|_, since| since.elapsed() < NEGATIVE_TTL);
+                unknown.retain(|_, (since, _)| since.elapsed() < NEGATIVE_TTL);
                 if unknown.len() >= NEGATIVE_CAPACITY {
                     unknown.clear();
                 }
             }
-            unknown.insert(hash.to_owned(), Instant::now());
+            unknown.insert(hash.to_owned(), (Instant::now(), known_as.clone()));
         }
-        Err(AuthError::Invalid(
-            "unknown, revoked or foreign key".to_owned(),
-        ))
+        Err(refusal(known_as))
+    }
+}
+
+/// The refusal of a key not in memory: named when the store knows it.
+fn refusal(known_as: Option<String>) -> AuthError {
+    match known_as {
+        Some(credential_id) => AuthError::Rejected {
+            credential_id,
+            reason: "revoked, or for another environment".to_owned(),
+        },
+        None => AuthError::Invalid("unknown key".to_owned()),
     }
 }
 

@@ -2,6 +2,8 @@
 
 mod authenticator;
 mod format;
+mod mint;
 
 pub use authenticator::ApiKeyAuthenticator;
 pub use format::*;
+pub use mint::{KeyTemplate, MintError, RotateError, Rotated, mint, rotate};

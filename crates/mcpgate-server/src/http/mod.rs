@@ -294,7 +294,7 @@ async fn authenticate(
 fn unauthorized(error: &AuthError, metadata_url: Option<&str>, scopes: Option<&str>) -> Response {
     let (message, invalid) = match error {
         AuthError::Missing => ("authentication required", false),
-        AuthError::Invalid(_) => ("invalid credential", true),
+        AuthError::Invalid(_) | AuthError::Rejected { .. } => ("invalid credential", true),
         AuthError::Unavailable(_) => {
             let message = "credentials cannot be checked right now";
             return json_rpc_error(

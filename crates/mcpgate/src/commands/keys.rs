@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use mcpgate_auth::api_key::{generate, key_hash, new_key_id};
+use mcpgate_auth::api_key::KeyTemplate;
 use mcpgate_core::{format_rfc3339, parse_rfc3339};
 use mcpgate_store::{ApiKeyRecord, Store};
 use secrecy::{ExposeSecret, SecretSlice};
@@ -41,7 +41,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
                 environment,
                 scopes: clean_list(scopes)?,
                 roles: clean_list(roles)?,
-                expires,
+                lifetime: lifetime(expires.as_deref())?,
             };
             let (record, secret) = mint(&pepper, &template)?;
             store.insert_api_key(&record).await?;
@@ -81,50 +81,25 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a new key is made of.
-struct KeyTemplate {
-    name: String,
-    environment: String,
-    scopes: Vec<String>,
-    roles: Vec<String>,
-    expires: Option<String>,
-}
-
-/// A new key and its record.
+/// A new key from the command line's words.
 fn mint(
     pepper: &SecretSlice<u8>,
     template: &KeyTemplate,
 ) -> anyhow::Result<(ApiKeyRecord, String)> {
-    let name = template.name.trim();
-    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-        bail!("--name must be 1 to 64 printable characters");
-    }
-    let key = generate(&template.environment).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let secret = key.secret.expose_secret().to_owned();
-    let now = SystemTime::now();
-    let expires_at = match &template.expires {
-        Some(text) => {
-            let lifetime = parse_duration(text)
+    let (record, secret) = mcpgate_auth::api_key::mint(pepper.expose_secret(), template)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((record, secret.expose_secret().to_owned()))
+}
+
+/// `--expires 30d` → its duration.
+fn lifetime(expires: Option<&str>) -> anyhow::Result<Option<std::time::Duration>> {
+    expires
+        .map(|text| {
+            parse_duration(text)
                 .map_err(anyhow::Error::msg)
-                .context("--expires")?;
-            Some(format_rfc3339(now + lifetime))
-        }
-        None => None,
-    };
-    let record = ApiKeyRecord {
-        id: new_key_id().map_err(|e| anyhow::anyhow!("{e}"))?,
-        name: name.to_owned(),
-        environment: key.environment,
-        key_hash: key_hash(pepper.expose_secret(), &secret),
-        scopes: template.scopes.clone(),
-        roles: template.roles.clone(),
-        created_at: format_rfc3339(now),
-        expires_at,
-        revoked_at: None,
-        replaced_by: None,
-        last_used_at: None,
-    };
-    Ok((record, secret))
+                .context("--expires")
+        })
+        .transpose()
 }
 
 async fn rotate(
@@ -137,33 +112,27 @@ async fn rotate(
     let overlap = parse_duration(overlap)
         .map_err(anyhow::Error::msg)
         .context("--overlap")?;
-    let Some(old) = store.api_key(id).await? else {
-        bail!("there is no key `{id}`; `mcpgate keys list` shows the ids");
-    };
-    if old.revoked_at.is_some() {
-        bail!("{id} is revoked; create a new key instead");
-    }
-    // The new key keeps the old one's remaining lifetime, if it had one.
-    let remaining = old
-        .expires_at
-        .as_deref()
-        .and_then(parse_rfc3339)
-        .map(|expiry| expiry.duration_since(SystemTime::now()).unwrap_or_default());
-    let template = KeyTemplate {
-        name: old.name.clone(),
-        environment: old.environment.clone(),
-        scopes: old.scopes.clone(),
-        roles: old.roles.clone(),
-        expires: remaining.map(|d| format!("{}s", d.as_secs().max(1))),
-    };
-    let (record, secret) = mint(&pepper, &template)?;
-    let old_until = format_rfc3339(SystemTime::now() + overlap);
-    if !store.rotate_api_key(id, &record, &old_until).await? {
-        bail!("{id} could not be rotated (revoked meanwhile?)");
-    }
-    outln!("Rotated {id} → {} ({}).", record.id, record.name);
-    outln!("  the old key keeps working until {old_until}, then is refused");
-    outln!("\nThe new key (shown only this once):\n{secret}");
+    let rotated = mcpgate_auth::api_key::rotate(&*store, pepper.expose_secret(), id, overlap)
+        .await
+        .map_err(|e| match e {
+            mcpgate_auth::api_key::RotateError::Unknown(_) => {
+                anyhow::anyhow!("{e}; `mcpgate keys list` shows the ids")
+            }
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    outln!(
+        "Rotated {id} → {} ({}).",
+        rotated.record.id,
+        rotated.record.name
+    );
+    outln!(
+        "  the old key keeps working until {}, then is refused",
+        rotated.old_until
+    );
+    outln!(
+        "\nThe new key (shown only this once):\n{}",
+        rotated.secret.expose_secret()
+    );
     Ok(())
 }
 

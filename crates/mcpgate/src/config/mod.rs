@@ -46,6 +46,37 @@ pub struct Config {
     /// The embedded OAuth authorization server, when mcpgate issues its own
     /// tokens to users signing in through the company identity provider.
     pub oauth_server: Option<OAuthServerConfig>,
+    /// The admin console and admin API, when present.
+    pub admin: Option<AdminConfig>,
+}
+
+/// `[admin]`: the admin console (`/admin`) and admin API (`/admin/api`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where the console is served.
+    #[serde(default = "default_admin_path")]
+    pub path: String,
+    /// Credentials (API keys, JWTs, tokens) carrying one of these roles may
+    /// administer.
+    #[serde(default = "default_admin_roles")]
+    pub roles: Vec<String>,
+    /// How long a console sign-in lasts (never longer than the credential).
+    #[serde(
+        default = "default_admin_session",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub session_ttl: Duration,
+}
+
+fn default_admin_path() -> String {
+    "/admin".to_owned()
+}
+fn default_admin_roles() -> Vec<String> {
+    vec!["admin".to_owned()]
+}
+fn default_admin_session() -> Duration {
+    Duration::from_secs(8 * 3600)
 }
 
 /// `[store]`.
@@ -655,6 +686,40 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// Refuse `what` over plain http off loopback (it needs TLS); a refusal
+/// names `server.public_url` or `server.listen`.
+fn require_tls(config: &Config, what: &str) -> Result<(), (String, String)> {
+    let (scheme, loopback, key) = match &config.server.public_url {
+        Some(url) => (
+            url.scheme().to_owned(),
+            matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || url.host_str() == Some("localhost"),
+            "server.public_url",
+        ),
+        None => (
+            if config.server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            }
+            .to_owned(),
+            config.server.listen.ip().is_loopback(),
+            "server.listen",
+        ),
+    };
+    if scheme != "https" && !loopback {
+        return Err((
+            key.to_owned(),
+            format!(
+                "{what} must be reached over https: set [server.tls], or, behind a TLS-terminating proxy, \
+                 `public_url = \"https://…/mcp\"` (plain http is allowed on loopback only)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Rules that span several keys. A refusal names the key path it is about
 /// (`backends.shop.base_url`, `auth.jwt[0].issuer`), for its line.
 fn check(config: &Config) -> Result<(), (String, String)> {
@@ -775,37 +840,34 @@ fn check(config: &Config) -> Result<(), (String, String)> {
             }
         }
     }
+    if let Some(admin) = &config.admin {
+        if !admin.path.starts_with('/')
+            || admin.path.len() < 2
+            || admin.path.ends_with('/')
+            || admin.path == config.server.path
+            || ["/oauth", "/.well-known", "/healthz"]
+                .iter()
+                .any(|taken| admin.path.starts_with(taken))
+        {
+            return Err(at("admin.path".into())(format!(
+                "admin.path `{}` must be a path of its own, e.g. `/admin` (not the MCP path, /oauth or /.well-known)",
+                admin.path
+            )));
+        }
+        if admin.roles.is_empty() {
+            return Err(at("admin.roles".into())(
+                "admin.roles is empty: nobody could sign in; e.g. `roles = [\"admin\"]`".to_owned(),
+            ));
+        }
+        // Console cookies are `Secure`: the browser needs https (loopback
+        // http is allowed for trying it out).
+        require_tls(config, "the admin console ([admin])")?;
+    }
     if let Some(oauth) = &config.oauth_server {
         oauth_server::check(oauth)?;
         // OAuth 2.1 §1.5: an authorization server speaks TLS, except to
         // the loopback interface (tests, a developer's laptop).
-        let (scheme, loopback, key) = match &config.server.public_url {
-            Some(url) => (
-                url.scheme().to_owned(),
-                matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-                    || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-                    || url.host_str() == Some("localhost"),
-                "server.public_url",
-            ),
-            None => (
-                if config.server.tls.is_some() {
-                    "https"
-                } else {
-                    "http"
-                }
-                .to_owned(),
-                config.server.listen.ip().is_loopback(),
-                "server.listen",
-            ),
-        };
-        if scheme != "https" && !loopback {
-            return Err(at(key.into())(
-                "the embedded authorization server ([oauth_server]) must be reached over https: \
-                 set [server.tls], or, behind a TLS-terminating proxy, \
-                 `public_url = \"https://…/mcp\"` (plain http is allowed on loopback only)"
-                    .to_owned(),
-            ));
-        }
+        require_tls(config, "the embedded authorization server ([oauth_server])")?;
     }
     if config.server.page_size == 0 {
         return Err(at("server.page_size".into())(
