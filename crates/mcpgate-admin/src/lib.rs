@@ -128,6 +128,7 @@ impl AdminConsole {
                 &at("/oauth/clients/{id}/revoke"),
                 post(oauth::revoke_client),
             )
+            .route(&at("/oauth/users/revoke"), post(oauth::revoke_user))
             .route(&at("/tools"), get(tools::list))
             .route(&at("/audit"), get(audit_view::list))
             .merge(api::router(&base))

@@ -82,8 +82,13 @@ pub(crate) async fn list(State(console): State<AdminConsole>, headers: HeaderMap
             escape(&c.created_at),
         ));
     }
+    let user_form = format!(
+        "<div class=\"panel\"><form id=\"revoke-user\" class=\"filters\" method=\"post\" \
+         action=\"{base}/oauth/users/revoke\">{csrf}<label>User (subject)<input name=\"subject\" required></label>\
+         <button class=\"danger\" type=\"submit\">End all of this user's sessions</button></form></div>"
+    );
     let body = format!(
-        "<p class=\"muted\">A grant is one sign-in (or one client-credentials request): revoking it ends its \
+        "{user_form}<p class=\"muted\">A grant is one sign-in (or one client-credentials request): revoking it ends its \
          access and refresh tokens on every instance within a second. Revoke a user's sessions by revoking \
          their grants.</p>\
          <h2>Grants</h2><table id=\"grants\"><thead><tr><th>User</th><th>Client</th><th>Scopes</th>\
@@ -159,6 +164,46 @@ pub(crate) async fn revoke_client(
                 &admin_user,
                 "admin/clients.revoke",
                 json!({ "client_id": id, "grants_revoked": grants }),
+                None,
+            )
+            .await;
+    }
+    see_other(&format!("{}/oauth", console.inner.settings.path))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserForm {
+    csrf_token: Option<String>,
+    subject: String,
+}
+
+/// `POST /admin/oauth/users/revoke`: every grant of one user.
+pub(crate) async fn revoke_user(
+    State(console): State<AdminConsole>,
+    headers: HeaderMap,
+    Form(form): Form<UserForm>,
+) -> Response {
+    let admin_user = match console.signed_in(&headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    if !console.form_ok(&admin_user, &headers, form.csrf_token.as_deref()) {
+        return crate::session::refused_form();
+    }
+    let subject = form.subject.trim();
+    let reason = format!("revoked by {} in the admin console", admin_user.subject);
+    if let Ok(ids) = admin::revoke_grants(
+        &*console.inner.store,
+        GrantSelector::Subject(subject),
+        &reason,
+    )
+    .await
+    {
+        console
+            .audit(
+                &admin_user,
+                "admin/grants.revoke",
+                json!({ "subject": subject, "grants_revoked": ids }),
                 None,
             )
             .await;
