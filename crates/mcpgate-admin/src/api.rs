@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mcpgate_auth::api_key::{KeyTemplate, mint};
+use mcpgate_auth::api_key::KeyTemplate;
 use mcpgate_core::{format_rfc3339, parse_duration};
 use mcpgate_store::GrantSelector;
 use secrecy::ExposeSecret;
@@ -176,33 +176,10 @@ async fn create_key(
         roles: request.roles,
         lifetime,
     };
-    let (record, secret) = match mint(minting.pepper.expose_secret(), &template) {
-        Ok(minted) => minted,
-        Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_request", &why.to_string()),
+    let (record, secret) = match crate::keys::create_key(&console, &admin, &template).await {
+        Ok(created) => created,
+        Err((status, why)) => return error(status, "not_created", &why),
     };
-    if console.inner.store.insert_api_key(&record).await.is_err() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the store is unavailable",
-        );
-    }
-    let details = json!({ "key_id": record.id, "name": record.name, "scopes": record.scopes, "roles": record.roles });
-    if !console
-        .audit(&admin, "admin/keys.create", details, None)
-        .await
-    {
-        let _ = console
-            .inner
-            .store
-            .revoke_api_key(&record.id, &format_rfc3339(SystemTime::now()))
-            .await;
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the audit log is unavailable",
-        );
-    }
     answer(
         StatusCode::CREATED,
         json!({ "id": record.id, "key": secret.expose_secret(), "record": record }),

@@ -65,24 +65,7 @@ pub(crate) fn page(status: StatusCode, title: &str, chrome: &Chrome<'_>, body: &
 
 /// The security headers every answer of the console carries.
 pub(crate) fn with_headers(mut response: Response, content_type: &'static str) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        // Not `no-referrer`: with it, browsers send `Origin: null` on form
-        // posts, and the same-origin check of our forms needs the origin.
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    mcpgate_oauth::pages::page_headers(response.headers_mut(), content_type, CSP);
     response
 }
 

@@ -123,6 +123,49 @@ pub(crate) async fn list(State(console): State<AdminConsole>, headers: HeaderMap
     }
 }
 
+/// Mint, store and audit a key for `admin`. A key whose creation cannot
+/// be audited is revoked at once (fail closed).
+pub(crate) async fn create_key(
+    console: &AdminConsole,
+    admin: &Admin,
+    template: &KeyTemplate,
+) -> Result<(ApiKeyRecord, secrecy::SecretString), (StatusCode, String)> {
+    let Some(minting) = &console.inner.settings.key_minting else {
+        return Err((
+            StatusCode::CONFLICT,
+            "API keys are not configured".to_owned(),
+        ));
+    };
+    let (record, secret) = mint(minting.pepper.expose_secret(), template)
+        .map_err(|why| (StatusCode::BAD_REQUEST, why.to_string()))?;
+    if let Err(why) = console.inner.store.insert_api_key(&record).await {
+        tracing::error!(%why, "admin console: cannot store a key");
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store is unavailable".to_owned(),
+        ));
+    }
+    let details = json!({
+        "key_id": record.id, "name": record.name, "scopes": record.scopes,
+        "roles": record.roles, "expires_at": record.expires_at,
+    });
+    if !console
+        .audit(admin, "admin/keys.create", details, None)
+        .await
+    {
+        let _ = console
+            .inner
+            .store
+            .revoke_api_key(&record.id, &format_rfc3339(SystemTime::now()))
+            .await;
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the audit log is unavailable: the key was not created".to_owned(),
+        ));
+    }
+    Ok((record, secret))
+}
+
 #[derive(Deserialize)]
 pub(crate) struct CreateForm {
     csrf_token: Option<String>,
@@ -138,13 +181,13 @@ pub(crate) async fn create(
     headers: HeaderMap,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    let admin = match console.signed_in(&headers).await {
+    let admin = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     let error = |text: &str| format!("<p class=\"error\">{}</p>", escape(text));
     let Some(minting) = &console.inner.settings.key_minting else {
         return render(
@@ -182,50 +225,10 @@ pub(crate) async fn create(
         roles: words(form.roles.as_deref().unwrap_or_default()),
         lifetime,
     };
-    let (record, secret) = match mint(minting.pepper.expose_secret(), &template) {
-        Ok(minted) => minted,
-        Err(why) => {
-            return render(
-                &console,
-                &admin,
-                &error(&why.to_string()),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
+    let (record, secret) = match create_key(&console, &admin, &template).await {
+        Ok(created) => created,
+        Err((status, why)) => return render(&console, &admin, &error(&why), status).await,
     };
-    if let Err(why) = console.inner.store.insert_api_key(&record).await {
-        tracing::error!(%why, "admin console: cannot store a key");
-        return render(
-            &console,
-            &admin,
-            &error("The store is unavailable."),
-            StatusCode::SERVICE_UNAVAILABLE,
-        )
-        .await;
-    }
-    let details = json!({
-        "key_id": record.id, "name": record.name, "scopes": record.scopes,
-        "roles": record.roles, "expires_at": record.expires_at,
-    });
-    if !console
-        .audit(&admin, "admin/keys.create", details, None)
-        .await
-    {
-        // Not recorded, not created.
-        let _ = console
-            .inner
-            .store
-            .revoke_api_key(&record.id, &format_rfc3339(SystemTime::now()))
-            .await;
-        return render(
-            &console,
-            &admin,
-            &error("The audit log is unavailable: the key was not created."),
-            StatusCode::SERVICE_UNAVAILABLE,
-        )
-        .await;
-    }
     let notice = format!(
         "<div class=\"secret\"><p>Created <span id=\"new-key-id\">{id}</span> ({name}). \
          Copy the key now: it is shown only this once and stored only as a keyed hash.</p>\
@@ -249,13 +252,13 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     Form(form): Form<TokenOnly>,
 ) -> Response {
-    let admin = match console.signed_in(&headers).await {
+    let admin = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     let now = format_rfc3339(SystemTime::now());
     match console.inner.store.revoke_api_key(&id, &now).await {
         Ok(true) => {
@@ -288,13 +291,13 @@ pub(crate) async fn rotate(
     headers: HeaderMap,
     Form(form): Form<TokenOnly>,
 ) -> Response {
-    let admin = match console.signed_in(&headers).await {
+    let admin = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     let Some(minting) = &console.inner.settings.key_minting else {
         return render(
             &console,

@@ -36,7 +36,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use futures::future::BoxFuture;
 use mcpgate_auth::Authenticator;
-use mcpgate_core::{AuditEvent, Decision, DenyReason, Identity, Outcome};
+use mcpgate_core::{AuditEvent, Identity};
 use mcpgate_store::Store;
 use secrecy::SecretSlice;
 
@@ -154,31 +154,15 @@ impl AdminConsole {
         refused: Option<String>,
     ) -> bool {
         let done = refused.is_none();
-        let event = AuditEvent {
-            time: std::time::SystemTime::now(),
-            request_id: session::random_token("admin_"),
-            subject: who.subject.clone(),
-            auth_method: who.auth,
-            credential_id: who.credential_id.clone(),
-            source: None,
-            method: method.to_owned(),
-            tool: None,
-            arguments: Some(details),
-            decision: match refused {
-                None => Decision::Allow,
-                Some(why) => Decision::Deny {
-                    reason: DenyReason::Refused(why),
-                    missing_scopes: Vec::new(),
-                },
-            },
-            outcome: if done {
-                Outcome::Success
-            } else {
-                Outcome::NotExecuted
-            },
-            backend_status: None,
-            latency: Duration::ZERO,
-        };
+        let event = AuditEvent::action(
+            session::random_token("admin_"),
+            method,
+            &who.subject,
+            who.auth,
+            who.credential_id.clone(),
+            details,
+            refused,
+        );
         (self.inner.settings.audit)(event).await || !done
     }
 }

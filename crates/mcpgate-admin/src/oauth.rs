@@ -121,13 +121,13 @@ pub(crate) async fn revoke_grant(
     headers: HeaderMap,
     Form(form): Form<TokenOnly>,
 ) -> Response {
-    let admin_user = match console.signed_in(&headers).await {
+    let admin_user = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin_user, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     let reason = format!("revoked by {} in the admin console", admin_user.subject);
     let revoked =
         admin::revoke_grants(&*console.inner.store, GrantSelector::Id(&id), &reason).await;
@@ -151,13 +151,13 @@ pub(crate) async fn revoke_client(
     headers: HeaderMap,
     Form(form): Form<TokenOnly>,
 ) -> Response {
-    let admin_user = match console.signed_in(&headers).await {
+    let admin_user = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin_user, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     if let Ok(grants) = admin::revoke_client(&*console.inner.store, &id).await {
         console
             .audit(
@@ -183,13 +183,13 @@ pub(crate) async fn revoke_user(
     headers: HeaderMap,
     Form(form): Form<UserForm>,
 ) -> Response {
-    let admin_user = match console.signed_in(&headers).await {
+    let admin_user = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin_user, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     let subject = form.subject.trim();
     let reason = format!("revoked by {} in the admin console", admin_user.subject);
     if let Ok(ids) = admin::revoke_grants(

@@ -140,8 +140,22 @@ impl AdminConsole {
 
     /// The checks of a form post in a session: same origin, and the
     /// session's token.
-    pub(crate) fn form_ok(&self, admin: &Admin, headers: &HeaderMap, token: Option<&str>) -> bool {
+    fn form_ok(&self, admin: &Admin, headers: &HeaderMap, token: Option<&str>) -> bool {
         self.same_origin(headers) && token.is_some_and(|t| same(t, &admin.csrf))
+    }
+
+    /// The administrator posting a form: signed in, and the form is one of
+    /// this session's pages (token and origin); else what to answer.
+    pub(crate) async fn form_admin(
+        &self,
+        headers: &HeaderMap,
+        token: Option<&str>,
+    ) -> Result<Admin, Response> {
+        let admin = self.signed_in(headers).await?;
+        if !self.form_ok(&admin, headers, token) {
+            return Err(refused_form());
+        }
+        Ok(admin)
     }
 
     /// The page chrome for `admin` on `section`.
@@ -332,13 +346,13 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     Form(form): Form<TokenOnly>,
 ) -> Response {
-    let admin = match console.signed_in(&headers).await {
+    let admin = match console
+        .form_admin(&headers, form.csrf_token.as_deref())
+        .await
+    {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !console.form_ok(&admin, &headers, form.csrf_token.as_deref()) {
-        return crate::session::refused_form();
-    }
     if let Some(token) = console.cookie(&headers, console.session_cookie()) {
         let now = format_rfc3339(SystemTime::now());
         let _ = console

@@ -52,6 +52,48 @@ pub struct AuditEvent {
     pub latency: Duration,
 }
 
+impl AuditEvent {
+    /// An event that is not an MCP request — an administrator's action, or
+    /// the authorization server's — done now, or refused because of
+    /// `refused`. `details` says what it was about (never a secret).
+    pub fn action(
+        request_id: String,
+        method: &str,
+        subject: &str,
+        auth_method: AuthMethod,
+        credential_id: Option<String>,
+        details: serde_json::Value,
+        refused: Option<String>,
+    ) -> Self {
+        let done = refused.is_none();
+        AuditEvent {
+            time: SystemTime::now(),
+            request_id,
+            subject: subject.to_owned(),
+            auth_method,
+            credential_id,
+            source: None,
+            method: method.to_owned(),
+            tool: None,
+            arguments: Some(details),
+            decision: match refused {
+                None => Decision::Allow,
+                Some(why) => Decision::Deny {
+                    reason: crate::DenyReason::Refused(why),
+                    missing_scopes: Vec::new(),
+                },
+            },
+            outcome: if done {
+                Outcome::Success
+            } else {
+                Outcome::NotExecuted
+            },
+            backend_status: None,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
 fn as_rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&crate::format_rfc3339(*time))
 }

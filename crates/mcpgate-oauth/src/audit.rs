@@ -4,10 +4,9 @@
 //! gateway passes a hook that writes to its tamper-evident chain.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
-use mcpgate_core::{AuditEvent, AuthMethod, Decision, DenyReason, Outcome};
+use mcpgate_core::{AuditEvent, AuthMethod};
 use serde_json::Value;
 
 use crate::AuthorizationServer;
@@ -40,31 +39,15 @@ impl AuthorizationServer {
             return Ok(());
         };
         let done = event.refused.is_none();
-        let record = AuditEvent {
-            time: SystemTime::now(),
-            request_id: random_id("oauth_"),
-            subject: event.subject.to_owned(),
-            auth_method: AuthMethod::OAuth,
-            credential_id: event.grant_id.map(str::to_owned),
-            source: None,
-            method: event.method.to_owned(),
-            tool: None,
-            arguments: Some(event.details),
-            decision: match event.refused {
-                None => Decision::Allow,
-                Some(why) => Decision::Deny {
-                    reason: DenyReason::Refused(why),
-                    missing_scopes: Vec::new(),
-                },
-            },
-            outcome: if done {
-                Outcome::Success
-            } else {
-                Outcome::NotExecuted
-            },
-            backend_status: None,
-            latency: Duration::ZERO,
-        };
+        let record = AuditEvent::action(
+            random_id("oauth_"),
+            event.method,
+            event.subject,
+            AuthMethod::OAuth,
+            event.grant_id.map(str::to_owned),
+            event.details,
+            event.refused,
+        );
         if hook(record).await || !done {
             Ok(())
         } else {

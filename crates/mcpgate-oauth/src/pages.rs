@@ -114,31 +114,34 @@ pub fn error(status: StatusCode, title: &str, detail: &str) -> Response {
 
 fn html(status: StatusCode, body: String, form_action: &str) -> Response {
     let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
     let policy = format!(
         "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
+    page_headers(response.headers_mut(), "text/html; charset=utf-8", &policy);
+    response
+}
+
+/// The headers every page a person sees carries (here and in the admin
+/// console): its type, `policy` as Content-Security-Policy, never framed,
+/// never cached, never sniffed, and a referrer only to the same origin.
+pub fn page_headers(headers: &mut axum::http::HeaderMap, content_type: &'static str, policy: &str) {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Not `no-referrer`: with it, browsers send `Origin: null` on form
+    // posts, and the same-origin checks of our forms need the origin.
     headers.insert(
         header::REFERRER_POLICY,
-        // Not `no-referrer`: with it, browsers send `Origin: null` on form
-        // posts, and the same-origin check of our forms needs the origin.
         HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    response
 }
 
 #[cfg(test)]

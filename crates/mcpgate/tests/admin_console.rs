@@ -508,9 +508,34 @@ fn the_console_in_a_real_browser_revokes_a_key_a_client_uses() {
         audit.iter().any(|r| r["method"] == "admin/keys.revoke"),
         "{audit:#?}"
     );
+    // ...and so does the audit view in the browser: the revocation in
+    // the full list, both calls when filtered by the key.
+    let view = &run["steps"]["audit"];
+    let cells = |rows: &Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap_or_else(|| panic!("no rows: {view:#}"))
+            .iter()
+            .map(|row| row["cells"].to_string())
+            .collect()
+    };
     assert!(
-        text.contains("admin/keys.revoke"),
-        "the audit view lists the revocation: {run:#}"
+        cells(&view["rows"])
+            .iter()
+            .any(|row| row.contains("admin/keys.revoke")),
+        "the audit view lists the revocation: {view:#}"
+    );
+    let by_key_view = cells(&view["bySubject"]["rows"]);
+    assert!(
+        by_key_view
+            .iter()
+            .any(|row| row.contains("tools/call") && row.contains("allow")),
+        "{by_key_view:#?}"
+    );
+    assert!(
+        by_key_view
+            .iter()
+            .any(|row| row.contains("deny") && row.contains("revoked")),
+        "{by_key_view:#?}"
     );
     let charts = find_key(&run, "charts").expect("the audit view's charts");
     for chart in ["calls", "topTools", "topDenied"] {

@@ -485,10 +485,12 @@ fn attacks_get_401_and_no_data() {
     let mut expected: Vec<&str> = attacks
         .iter()
         .flat_map(|attack| {
-            let detail = if attack.challenge == CHALLENGE_MISSING {
-                "no credential"
-            } else {
-                "invalid credential"
+            // A key the gateway knows is named, with why it is refused.
+            let detail = match attack.what {
+                _ if attack.challenge == CHALLENGE_MISSING => "no credential",
+                "a revoked key" => "credential revoked, or for another environment",
+                "an expired key" => "credential expired",
+                _ => "invalid credential",
             };
             [detail, detail]
         })
