@@ -196,6 +196,7 @@ async fn revoke_key(
     match console.inner.store.revoke_api_key(&id, &now).await {
         Ok(revoked) => {
             if revoked {
+                console.inner.authenticator.revoked(&id);
                 console
                     .audit(&admin, "admin/keys.revoke", json!({ "key_id": id }), None)
                     .await;

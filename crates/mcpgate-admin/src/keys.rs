@@ -262,6 +262,7 @@ pub(crate) async fn revoke(
     let now = format_rfc3339(SystemTime::now());
     match console.inner.store.revoke_api_key(&id, &now).await {
         Ok(true) => {
+            console.inner.authenticator.revoked(&id);
             console
                 .audit(&admin, "admin/keys.revoke", json!({ "key_id": id }), None)
                 .await;

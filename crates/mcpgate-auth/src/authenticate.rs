@@ -49,6 +49,13 @@ pub trait Authenticator: Send + Sync + 'static {
         &'a self,
         request: RequestFacts<'a>,
     ) -> BoxFuture<'a, Result<Identity, AuthError>>;
+
+    /// The credential `credential_id` was just revoked by this process (the
+    /// admin console): refuse it from now on, instead of when the store's
+    /// change feed says so. Other instances learn it from the feed.
+    fn revoked(&self, credential_id: &str) {
+        let _ = credential_id;
+    }
 }
 
 /// The strategy `none`: every request is the local user.

@@ -77,6 +77,12 @@ impl MutualTls {
 }
 
 impl Authenticator for Strategies {
+    fn revoked(&self, credential_id: &str) {
+        if let Some(keys) = &self.api_keys {
+            keys.forget(credential_id);
+        }
+    }
+
     fn authenticate<'a>(
         &'a self,
         request: RequestFacts<'a>,

@@ -115,6 +115,13 @@ impl ApiKeyAuthenticator {
         self.known.read().map(|k| k.len()).unwrap_or(0)
     }
 
+    /// Stop accepting key `id` now (it was revoked here).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut known) = self.known.write() {
+            known.retain(|_, cached| cached.record.id != id);
+        }
+    }
+
     /// Put `record` in memory if it can be used, or drop it if not.
     fn remember(&self, record: ApiKeyRecord) {
         let Ok(mut known) = self.known.write() else {
