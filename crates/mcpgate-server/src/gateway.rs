@@ -549,7 +549,8 @@ impl Gateway {
     }
 
     /// Record an event that is not an MCP request (the embedded
-    /// authorization server's grants, refusals and revocations). `false`
+    /// authorization server's grants, refusals and revocations; the admin
+    /// console's actions). `false`
     /// when it could not be written and the gateway fails closed: the
     /// caller must then not act on it.
     pub async fn record_event(&self, event: AuditEvent) -> bool {
