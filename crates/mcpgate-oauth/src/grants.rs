@@ -228,7 +228,12 @@ pub(crate) fn follow_revocations(
             match &mut pushed {
                 Some(stream) => {
                     use futures::StreamExt;
-                    let _ = tokio::time::timeout(POLL_INTERVAL * 5, stream.next()).await;
+                    // Woken by a notification, or polls anyway each interval;
+                    // a stream that ended would wake at once, for ever.
+                    if let Ok(None) = tokio::time::timeout(POLL_INTERVAL, stream.next()).await {
+                        tracing::warn!("lost the revocation notifications; polling every second");
+                        pushed = None;
+                    }
                 }
                 None => tokio::time::sleep(POLL_INTERVAL).await,
             }
