@@ -155,11 +155,12 @@ pub fn router(
             authenticate,
         ));
     let health_gateway = gateway.clone();
+    // A path nothing serves is 404, without authentication: not a 401
+    // audited as a failed sign-in (browsers ask for /favicon.ico on every
+    // page of the admin console).
     let mut router = Router::new()
         .route("/healthz", get(move || health(health_gateway.clone())))
-        // Browsers ask for it on every page (the admin console's): a 404
-        // without authentication, not a 401 audited as a failed sign-in.
-        .route("/favicon.ico", get(|| async { StatusCode::NOT_FOUND }));
+        .fallback(|| async { StatusCode::NOT_FOUND });
     if let Some(resource) = &options.protected_resource {
         let document = json!({
             "resource": resource.resource,
