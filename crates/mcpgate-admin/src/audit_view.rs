@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use mcpgate_core::{format_rfc3339, parse_duration, parse_rfc3339};
 use mcpgate_store::audit::{AuditFilter, AuditRecord};
@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::AdminConsole;
 use crate::charts;
 use crate::html::{escape, page};
+use crate::session::SignedIn;
 
 /// Rows shown in the table.
 const TABLE_ROWS: i64 = 200;
@@ -225,13 +226,9 @@ pub(crate) fn chart_panel(records: &[AuditRecord]) -> String {
 /// `GET /admin/audit`.
 pub(crate) async fn list(
     State(console): State<AdminConsole>,
-    headers: HeaderMap,
+    SignedIn(admin): SignedIn,
     Query(filters): Query<Filters>,
 ) -> Response {
-    let admin = match console.signed_in(&headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let chrome = console.chrome(&admin, "audit");
     let field = |v: &Option<String>| escape(v.as_deref().unwrap_or_default());
     let selected = |value: &str| {
@@ -288,11 +285,10 @@ pub(crate) async fn list(
 }
 
 /// `GET /admin/`: the last day at a glance.
-pub(crate) async fn overview(State(console): State<AdminConsole>, headers: HeaderMap) -> Response {
-    let admin = match console.signed_in(&headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+pub(crate) async fn overview(
+    State(console): State<AdminConsole>,
+    SignedIn(admin): SignedIn,
+) -> Response {
     let store = &console.inner.store;
     let day = Filters {
         since: Some("24h".to_owned()),

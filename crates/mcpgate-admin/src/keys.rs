@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::AdminConsole;
 use crate::html::{csrf_field, escape, list_or_dash, page, see_other};
 use crate::session::Admin;
+use crate::session::{SignedIn, TokenOnly};
 
 /// How long a rotated key keeps working.
 const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
@@ -116,11 +117,11 @@ async fn render(
 }
 
 /// `GET /admin/keys`.
-pub(crate) async fn list(State(console): State<AdminConsole>, headers: HeaderMap) -> Response {
-    match console.signed_in(&headers).await {
-        Ok(admin) => render(&console, &admin, "", StatusCode::OK).await,
-        Err(response) => response,
-    }
+pub(crate) async fn list(
+    State(console): State<AdminConsole>,
+    SignedIn(admin): SignedIn,
+) -> Response {
+    render(&console, &admin, "", StatusCode::OK).await
 }
 
 /// Mint, store and audit a key for `admin`. A key whose creation cannot
@@ -238,11 +239,6 @@ pub(crate) async fn create(
         secret = escape(secret.expose_secret()),
     );
     render(&console, &admin, &notice, StatusCode::OK).await
-}
-
-#[derive(Deserialize)]
-pub(crate) struct TokenOnly {
-    csrf_token: Option<String>,
 }
 
 /// `POST /admin/keys/{id}/revoke`.

@@ -11,13 +11,13 @@ use serde_json::json;
 
 use crate::AdminConsole;
 use crate::html::{csrf_field, escape, list_or_dash, page, see_other};
+use crate::session::{SignedIn, TokenOnly};
 
 /// `GET /admin/oauth`.
-pub(crate) async fn list(State(console): State<AdminConsole>, headers: HeaderMap) -> Response {
-    let admin_user = match console.signed_in(&headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+pub(crate) async fn list(
+    State(console): State<AdminConsole>,
+    SignedIn(admin_user): SignedIn,
+) -> Response {
     let store = &*console.inner.store;
     let (grants, clients) = match (admin::grants(store).await, admin::clients(store).await) {
         (Ok(grants), Ok(clients)) => (grants, clients),
@@ -107,11 +107,6 @@ pub(crate) async fn list(State(console): State<AdminConsole>, headers: HeaderMap
 /// A client id (possibly a URL) as one path segment.
 fn url_segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
-}
-
-#[derive(Deserialize)]
-pub(crate) struct TokenOnly {
-    csrf_token: Option<String>,
 }
 
 /// `POST /admin/oauth/grants/{id}/revoke`.

@@ -335,9 +335,25 @@ pub(crate) async fn login(
     response
 }
 
+/// A form that carries only the anti-CSRF token (revoke, rotate, sign out).
 #[derive(Deserialize)]
 pub(crate) struct TokenOnly {
-    csrf_token: Option<String>,
+    pub(crate) csrf_token: Option<String>,
+}
+
+/// The administrator of a page request; without a session, the request is
+/// sent to the sign-in page.
+pub(crate) struct SignedIn(pub(crate) Admin);
+
+impl axum::extract::FromRequestParts<AdminConsole> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        console: &AdminConsole,
+    ) -> Result<Self, Response> {
+        console.signed_in(&parts.headers).await.map(SignedIn)
+    }
 }
 
 /// `POST /admin/logout`.

@@ -2,12 +2,13 @@
 //! counts as read-only.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 
 use crate::AdminConsole;
 use crate::html::{escape, page};
+use crate::session::SignedIn;
 
 /// A tool as the console shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -26,11 +27,10 @@ pub struct ToolRow {
 }
 
 /// `GET /admin/tools`.
-pub(crate) async fn list(State(console): State<AdminConsole>, headers: HeaderMap) -> Response {
-    let admin = match console.signed_in(&headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+pub(crate) async fn list(
+    State(console): State<AdminConsole>,
+    SignedIn(admin): SignedIn,
+) -> Response {
     let tools = (console.inner.settings.tools)();
     let mut rows = String::new();
     for tool in &tools {
