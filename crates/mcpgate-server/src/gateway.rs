@@ -49,9 +49,11 @@ pub struct CallContext {
     pub source: Option<SocketAddr>,
     /// Correlates the audit record with logs.
     pub request_id: String,
-    /// The call was already counted against the rate limits (by the HTTP
-    /// transport, which answers 429 itself), so it is not counted again.
-    pub rate_counted: bool,
+    /// The HTTP transport already allowed this very call (same caller, same
+    /// tool, the arguments parsed from the same body) and counted it
+    /// against the rate limits — it answers 403 and 429 itself — so
+    /// [`Gateway::call_tool`] neither decides it nor counts it again.
+    pub admitted: bool,
     /// Where an MCP backend's progress, log messages and requests for this
     /// call are relayed (none: they are not).
     pub downstream: Option<crate::upstream::Downstream>,
@@ -64,7 +66,7 @@ impl CallContext {
             identity,
             source,
             request_id: uuid::Uuid::new_v4().to_string(),
-            rate_counted: false,
+            admitted: false,
             downstream: None,
         }
     }
@@ -381,15 +383,22 @@ impl Gateway {
                 .await;
             return Err(CallError::UnknownTool(name.to_owned()));
         };
-        // Decided again even when the HTTP transport already admitted the
-        // call: never trust an earlier answer (nor `tools/list`).
-        let decision = self.authorizer.decide(&AuthzRequest {
-            identity: &context.identity,
-            tool: &entry.spec,
-            arguments: Some(&arguments),
-            source: context.source.map(|s| s.ip()),
-            time: arrived,
-        });
+        // Stdio calls, and HTTP calls the admission layer passed on
+        // undecided (refused for a reason HTTP has no status for), are
+        // decided and counted here. An HTTP call it allowed was decided on
+        // this request, for the same caller and arguments: deciding it again
+        // would only double the policy's cost.
+        let decision = if context.admitted {
+            Decision::Allow
+        } else {
+            self.authorizer.decide(&AuthzRequest {
+                identity: &context.identity,
+                tool: &entry.spec,
+                arguments: Some(&arguments),
+                source: context.source.map(|s| s.ip()),
+                time: arrived,
+            })
+        };
         if let Decision::Deny {
             reason,
             missing_scopes,
@@ -403,7 +412,7 @@ impl Gateway {
                 missing_scopes: missing_scopes.clone(),
             });
         }
-        if !context.rate_counted
+        if !context.admitted
             && let Err(retry_after) = self.authorizer.admit(&context.identity, &entry.spec)
         {
             let decision = Decision::Deny {
@@ -442,9 +451,11 @@ impl Gateway {
     /// that answer some refusals with their own status codes (HTTP: 403
     /// for missing scopes, 429 for rate limits). Those refusals are audited
     /// here and returned; every other outcome is `Ok`, and the call then
-    /// goes through [`Gateway::call_tool`], which decides again. `Ok(true)`
-    /// means the call was counted against the rate limits, so
-    /// `call_tool` must not count it again.
+    /// goes through [`Gateway::call_tool`]. `Ok(true)` means the call is
+    /// allowed and was counted against the rate limits: `call_tool` with
+    /// [`CallContext::admitted`] set neither decides nor counts it again.
+    /// `Ok(false)`: not decided here (unknown tool, or refused for a reason
+    /// `call_tool` answers and audits itself).
     pub async fn admit_call(
         &self,
         context: &CallContext,

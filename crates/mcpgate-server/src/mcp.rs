@@ -47,10 +47,13 @@ pub const FORBIDDEN_CODE: i32 = -32003;
 /// answered with HTTP 429 and `Retry-After` instead.
 pub const RATE_LIMITED_CODE: i32 = -32005;
 
-/// Put into an HTTP request's extensions by the transport when it already
-/// counted the call (named here) against the rate limits.
+/// Put into an HTTP request's extensions by the admission layer when it
+/// allowed the `tools/call` of the tool named here — for this caller, with
+/// the arguments parsed from this very body — and counted it against the
+/// rate limits. Only the transport can set request extensions, never the
+/// client.
 #[derive(Debug, Clone)]
-pub(crate) struct RateCounted(pub(crate) String);
+pub(crate) struct Admitted(pub(crate) String);
 
 /// Where the caller's identity comes from.
 #[derive(Clone)]
@@ -218,11 +221,11 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, McpError> {
         let (identity, source) = self.caller(&context)?;
         let mut call = CallContext::new(identity, source);
-        call.rate_counted = context
+        call.admitted = context
             .extensions
             .get::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<RateCounted>())
-            .is_some_and(|counted| counted.0 == request.name);
+            .and_then(|p| p.extensions.get::<Admitted>())
+            .is_some_and(|admitted| admitted.0 == request.name);
         call.downstream = Some(Downstream {
             session: self.session,
             peer: context.peer.clone(),

@@ -5,8 +5,9 @@
 //! caller's credential holds plus the missing ones, so stepping up never
 //! loses access), and one over a rate limit gets HTTP 429 with
 //! `Retry-After`. Both are decided by [`Gateway::admit_call`], which audits
-//! them. Every other call passes on to the MCP layer, where the gateway
-//! decides again.
+//! them. Every other call passes on to the MCP layer: an allowed one marked
+//! [`Admitted`], so that it is not decided twice; the rest to be decided
+//! and audited there.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use super::envelope::McpCall;
 use crate::gateway::{CallContext, CallError, Gateway};
-use crate::mcp::{FORBIDDEN_CODE, RATE_LIMITED_CODE, RateCounted};
+use crate::mcp::{Admitted, FORBIDDEN_CODE, RATE_LIMITED_CODE};
 
 /// What the admission layer needs.
 #[derive(Clone)]
@@ -48,7 +49,8 @@ pub(crate) async fn admit(
         return next.run(request).await;
     };
     let id = call.id.clone();
-    let arguments = call.arguments.clone().unwrap_or_default();
+    let no_arguments = Map::new();
+    let arguments = call.arguments.as_ref().unwrap_or(&no_arguments);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -56,12 +58,12 @@ pub(crate) async fn admit(
     let context = CallContext::new(identity, peer);
     match admission
         .gateway
-        .admit_call(&context, &tool, &arguments)
+        .admit_call(&context, &tool, arguments)
         .await
     {
-        Ok(counted) => {
-            if counted {
-                request.extensions_mut().insert(RateCounted(tool));
+        Ok(admitted) => {
+            if admitted {
+                request.extensions_mut().insert(Admitted(tool));
             }
             next.run(request).await
         }
