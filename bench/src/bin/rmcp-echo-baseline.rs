@@ -3,7 +3,8 @@
 //! behind a trivial bearer-token check, in stateless JSON mode.
 //!
 //! `rmcp-echo-baseline PORT TOKEN` serves `http://127.0.0.1:PORT/mcp` and
-//! prints `LISTENING` when ready. Whatever mcpgate adds (authentication,
+//! prints `LISTENING` when ready. `rmcp-echo-baseline-mimalloc` is the same
+//! server with mcpgate's allocator. Whatever mcpgate adds (authentication,
 //! authorization, redaction, the durable audit log, the admission and
 //! envelope layers) is measured against this.
 
@@ -58,8 +59,9 @@ impl ServerHandler for Echo {
     }
 }
 
+/// Serve (the `-mimalloc` binary calls this too).
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+pub async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(port), Some(token)) = (args.next(), args.next()) else {
         anyhow::bail!("usage: rmcp-echo-baseline PORT TOKEN");

@@ -42,6 +42,10 @@
 //!
 //! Run: `cargo bench -p mcpgate-bench --bench hot_path`.
 
+/// The allocator `mcpgate` runs with (crates/mcpgate/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod api_key;
 mod audit;
 mod authz;
