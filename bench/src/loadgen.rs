@@ -1,6 +1,14 @@
-//! A closed-loop HTTP/1.1 load generator: `connections` keep-alive
-//! connections, each sending the same request again as soon as the last
-//! answer has been read in full, for a fixed time after a warm-up.
+//! An HTTP/1.1 load generator: `connections` keep-alive connections, each
+//! sending the same request again, for a fixed time after a warm-up.
+//!
+//! Closed loop (no `rate`): each connection sends as soon as the last
+//! answer has been read in full, so the server is kept saturated and
+//! throughput is connections ÷ latency. Open loop (`rate`): the connections
+//! together send `rate` requests a second on a fixed schedule, whatever the
+//! answers' pace, so a server below saturation is measured without queueing
+//! of our making; a request that a slow answer held back is counted from
+//! when it was *due*, not when it went out, so the wait is not hidden
+//! (coordinated omission).
 //!
 //! Every answer is checked: a status other than 200, or a body without
 //! `expect`, counts as an error (and the run reports it), so a gateway that
@@ -43,6 +51,9 @@ pub struct Load {
     pub warm_up: Duration,
     /// Timed time.
     pub duration: Duration,
+    /// Requests per second, all connections together (open loop); `None`:
+    /// as fast as the answers come (closed loop).
+    pub rate: Option<f64>,
 }
 
 /// What one run measured.
@@ -82,11 +93,18 @@ pub async fn run(target: &Target, load: Load) -> anyhow::Result<Report> {
     let start = Instant::now();
     let timed_from = start + load.warm_up;
     let mut workers = Vec::with_capacity(load.connections);
-    for _ in 0..load.connections {
+    for index in 0..load.connections {
         let target = target.clone();
         let stop = stop.clone();
+        // Open loop: each connection sends every `interval`, the
+        // connections evenly staggered so the requests do not come in bursts.
+        let schedule = load.rate.map(|rate| {
+            let interval = Duration::from_secs_f64(load.connections as f64 / rate);
+            let first = start + interval.mul_f64(index as f64 / load.connections as f64);
+            (first, interval)
+        });
         workers.push(tokio::spawn(async move {
-            connection(&target, &stop, timed_from).await
+            connection(&target, &stop, timed_from, schedule).await
         }));
     }
     tokio::time::sleep(load.warm_up + load.duration).await;
@@ -122,6 +140,7 @@ async fn connection(
     target: &Target,
     stop: &AtomicBool,
     timed_from: Instant,
+    schedule: Option<(Instant, Duration)>,
 ) -> anyhow::Result<Tally> {
     let stream = tokio::net::TcpStream::connect(target.addr)
         .await
@@ -131,7 +150,21 @@ async fn connection(
     tokio::spawn(driver);
     let host = target.addr.to_string();
     let mut tally = Tally::default();
+    let mut due = schedule.map(|(first, _)| first);
     while !stop.load(Ordering::Relaxed) {
+        // Open loop: a request the last answer made late counts from when
+        // it was due; one that waited for its time counts from when it went
+        // (the timer wakes up to a millisecond late: our delay, not the
+        // server's).
+        let mut late_since = None;
+        if let (Some(at), Some((_, interval))) = (due, schedule) {
+            if Instant::now() > at {
+                late_since = Some(at);
+            } else {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            due = Some(at + interval);
+        }
         let mut request = Request::builder()
             .method(target.method.clone())
             .uri(&target.path)
@@ -140,7 +173,7 @@ async fn connection(
             request = request.header(name, value);
         }
         let request = request.body(Full::new(target.body.clone()))?;
-        let sent = Instant::now();
+        let sent = late_since.unwrap_or_else(Instant::now);
         let outcome = match sender.send_request(request).await {
             Ok(response) => {
                 let status = response.status();

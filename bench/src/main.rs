@@ -3,14 +3,17 @@
 //! In one run, on one machine, with the same load generator:
 //!
 //! 1. **The ceiling**: `rmcp-echo-baseline`, a bare rmcp + axum server whose
-//!    one tool echoes its arguments behind a trivial bearer check; then
+//!    one tool echoes its arguments behind a trivial bearer check (and the
+//!    same server built with mimalloc, mcpgate's allocator); then
 //!    mcpgate serving its built-in echo tool with an API key, with a JWT,
 //!    and with an API key on PostgreSQL — authorization policy, rate limit
 //!    and durable, signed audit log in every case. Reported as calls per
-//!    second and as a ratio to the ceiling.
+//!    second and as a ratio to each ceiling.
 //! 2. **Added latency**: the demo Inventory API called directly, then
 //!    through mcpgate (`tools/call getItem`), with one connection and with
-//!    `--demo-connections` (16); reported as the difference of p50 and p99.
+//!    `--demo-connections` (16) in a closed loop, then with those 16 in an
+//!    open loop at `--demo-rate` calls/s (below saturation); reported as the
+//!    difference of p50 and p99.
 //! 3. **Memory**: an idle gateway's resident memory.
 //! 4. **A large spec**: `mcpgate import` of a generated 20,000-operation
 //!    spec (time, peak memory), then a full paginated `tools/list`.
@@ -38,7 +41,7 @@ use process::Running;
 pub const PROTOCOL: &str = "2026-07-28";
 
 const USAGE: &str =
-    "usage: mcpgate-load [--connections N] [--demo-connections N] [--duration SECS] \
+    "usage: mcpgate-load [--connections N] [--demo-connections N] [--demo-rate CALLS_PER_S] [--duration SECS] \
 [--warm-up SECS] [--operations N] [--only ceiling,latency,import] [--no-postgres]
        mcpgate-load --target 127.0.0.1:PORT --bearer TOKEN [--connections N] [--duration SECS]
          (only load a running server's `echo` tool at /mcp, e.g. to profile it)
@@ -49,6 +52,7 @@ PostgreSQL: MCPGATE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:543
 struct Options {
     connections: usize,
     demo_connections: usize,
+    demo_rate: f64,
     duration: Duration,
     warm_up: Duration,
     operations: usize,
@@ -62,6 +66,7 @@ fn options() -> anyhow::Result<Options> {
     let mut options = Options {
         connections: 64,
         demo_connections: 16,
+        demo_rate: 1000.0,
         duration: Duration::from_secs(10),
         warm_up: Duration::from_secs(2),
         operations: 20_000,
@@ -78,6 +83,7 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--connections" => options.connections = value()?.parse()?,
             "--demo-connections" => options.demo_connections = value()?.parse()?,
+            "--demo-rate" => options.demo_rate = value()?.parse()?,
             "--duration" => options.duration = Duration::from_secs_f64(value()?.parse()?),
             "--warm-up" => options.warm_up = Duration::from_secs_f64(value()?.parse()?),
             "--operations" => options.operations = value()?.parse()?,
@@ -124,6 +130,7 @@ fn main() -> anyhow::Result<()> {
             connections: options.connections,
             warm_up: options.warm_up,
             duration: options.duration,
+            rate: None,
         };
         let report = runtime.block_on(measured(addr, &target, load))?;
         println!(
@@ -152,25 +159,32 @@ async fn ceiling(options: &Options) -> anyhow::Result<()> {
         connections: options.connections,
         warm_up: options.warm_up,
         duration: options.duration,
+        rate: None,
     };
     let arguments = json!({"message": "hello", "count": 3, "tags": ["a", "b"]});
     let mut rows: Vec<(String, Report)> = Vec::new();
 
+    // The ceiling as the issue defines it (a bare server, the default
+    // allocator), then the same server with mcpgate's allocator.
     let dir = tempfile::tempdir()?;
     let token = "baseline-token-0123456789";
-    let port = gateway::free_port()?;
-    let mut command = Command::new(process::sibling("rmcp-echo-baseline")?);
-    command.arg(port.to_string()).arg(token);
-    let mut baseline = Running::until_listening(
-        "rmcp-echo-baseline",
-        command,
-        &dir.path().join("baseline.log"),
-    )?;
-    let target = call_target(&format!("127.0.0.1:{port}"), token, "echo", &arguments)?;
-    let report = measured("rmcp + axum echo (ceiling)", &target, load).await?;
-    baseline.check_alive()?;
-    rows.push(("rmcp + axum echo (ceiling)".into(), report));
-    drop(baseline);
+    for (binary, name) in [
+        ("rmcp-echo-baseline", "rmcp + axum echo (ceiling)"),
+        (
+            "rmcp-echo-baseline-mimalloc",
+            "rmcp + axum echo, with mimalloc",
+        ),
+    ] {
+        let port = gateway::free_port()?;
+        let mut command = Command::new(process::sibling(binary)?);
+        command.arg(port.to_string()).arg(token);
+        let mut baseline =
+            Running::until_listening(binary, command, &dir.path().join(format!("{binary}.log")))?;
+        let target = call_target(&format!("127.0.0.1:{port}"), token, "echo", &arguments)?;
+        let report = measured(name, &target, load).await?;
+        baseline.check_alive()?;
+        rows.push((name.into(), report));
+    }
 
     let issuer = issuer::Issuer::start().await?;
     let postgres = if options.postgres {
@@ -221,19 +235,21 @@ async fn ceiling(options: &Options) -> anyhow::Result<()> {
     drop(postgres);
 
     let ceiling = rows[0].1.throughput();
+    let ceiling_mimalloc = rows[1].1.throughput();
     println!(
         "\nCeiling: tools/call of an echo tool, {} connections\n",
         options.connections
     );
-    println!("| server | calls/s | p50 ms | p99 ms | vs ceiling |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| server | calls/s | p50 ms | p99 ms | vs ceiling | vs ceiling with mimalloc |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for (name, report) in &rows {
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {:.0} % |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.0} % | {:.0} % |",
             report.throughput(),
             report.percentile_ms(50.0),
             report.percentile_ms(99.0),
-            100.0 * report.throughput() / ceiling
+            100.0 * report.throughput() / ceiling,
+            100.0 * report.throughput() / ceiling_mimalloc
         );
     }
     println!();
@@ -283,29 +299,42 @@ async fn latency(options: &Options) -> anyhow::Result<()> {
     println!("\nAdded latency: the demo API's getItem, directly and through mcpgate\n");
     println!("| connections | path | calls/s | p50 ms | p99 ms |");
     println!("|---:|---|---:|---:|---:|");
-    for connections in [1, options.demo_connections] {
+    // Closed loop with 1 and 16 connections (16 saturate these 2 cores, so
+    // that row is mostly queueing), then the same 16 connections below
+    // saturation: an open loop at `--demo-rate` calls/s in all.
+    let runs = [
+        (1, None),
+        (options.demo_connections, None),
+        (options.demo_connections, Some(options.demo_rate)),
+    ];
+    for (connections, rate) in runs {
         let load = Load {
             connections,
             warm_up: options.warm_up,
             duration: options.duration,
+            rate,
         };
         let direct_report = measured("demo API, direct", &direct, load).await?;
         let via_report = measured("demo API, through mcpgate", &through, load).await?;
         gateway.process.check_alive()?;
         api.check_alive()?;
+        let label = match rate {
+            Some(rate) => format!("{connections} at {rate:.0}/s"),
+            None => connections.to_string(),
+        };
         for (name, report) in [
             ("direct (GET /items/1)", &direct_report),
             ("through mcpgate (tools/call getItem)", &via_report),
         ] {
             println!(
-                "| {connections} | {name} | {:.0} | {:.3} | {:.3} |",
+                "| {label} | {name} | {:.0} | {:.3} | {:.3} |",
                 report.throughput(),
                 report.percentile_ms(50.0),
                 report.percentile_ms(99.0)
             );
         }
         println!(
-            "| {connections} | **added by mcpgate** | | **{:+.3}** | **{:+.3}** |",
+            "| {label} | **added by mcpgate** | | **{:+.3}** | **{:+.3}** |",
             via_report.percentile_ms(50.0) - direct_report.percentile_ms(50.0),
             via_report.percentile_ms(99.0) - direct_report.percentile_ms(99.0)
         );
