@@ -77,6 +77,12 @@ pub(crate) async fn bind_sessions(
         }
     }
     let response = next.run(request).await;
+    let opened = response.headers().contains_key(SESSION_HEADER);
+    if session.is_none() && !opened {
+        // Stateless (2026-07-28) requests: no session to remember, so no
+        // lock shared by every request.
+        return response;
+    }
     let Ok(mut owners) = sessions.owners.lock() else {
         return response;
     };
