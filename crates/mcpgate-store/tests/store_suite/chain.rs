@@ -16,6 +16,7 @@ backend_tests!(
     batch_larger_than_one_insert_statement,
     verify_accepts_a_clean_log,
     oauth_records_verify_clean,
+    instances_taking_turns_keep_one_chain,
 );
 
 async fn append_head_and_every_filter(db: TestDb) {
@@ -349,4 +350,33 @@ async fn oauth_records_verify_clean(db: TestDb) {
     store.append_audit(&[entry]).await.unwrap();
     let report = verify_chain(&*store, None).await.unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+/// Two instances on one database append in turns. Each remembers the head
+/// its own last append left (SQLite appends after it without reading it
+/// again), so each turn finds the other's records in the way: the append
+/// must notice, link after them, and leave one unbroken chain.
+async fn instances_taking_turns_keep_one_chain(db: TestDb) {
+    let (first, second) = (db.open().await, db.open().await);
+    let mut expected = 0;
+    for (turn, range) in [0..3, 3..6, 6..9, 9..12, 12..13].into_iter().enumerate() {
+        let store = if turn % 2 == 0 { &first } else { &second };
+        expected += range.len() as i64;
+        let head = store
+            .append_audit(&entries(range))
+            .await
+            .expect("an append after the other instance's records");
+        assert_eq!(head.seq, expected);
+        assert_eq!(first.audit_head().await.unwrap(), head);
+    }
+    // And again in a row: the fast path after an append of its own.
+    let head = first.append_audit(&entries(13..15)).await.unwrap();
+    assert_eq!(head.seq, 15);
+    assert_eq!(
+        seqs(&all_records(&*second).await),
+        (1..=15).collect::<Vec<_>>()
+    );
+    let report = verify_chain(&*second, None).await.unwrap();
+    assert!(report.is_ok(), "one chain: {:?}", report.problems);
+    assert_eq!(report.records, 15);
 }
