@@ -43,8 +43,9 @@ pub const PROTOCOL: &str = "2026-07-28";
 const USAGE: &str =
     "usage: mcpgate-load [--connections N] [--demo-connections N] [--demo-rate CALLS_PER_S] [--duration SECS] \
 [--warm-up SECS] [--operations N] [--only ceiling,latency,import] [--no-postgres]
-       mcpgate-load --target 127.0.0.1:PORT --bearer TOKEN [--connections N] [--duration SECS]
-         (only load a running server's `echo` tool at /mcp, e.g. to profile it)
+       mcpgate-load --target 127.0.0.1:PORT --bearer TOKEN [--connections N] [--duration SECS] [--rate CALLS_PER_S]
+         (only load a running server's `echo` tool at /mcp, e.g. to profile it; with --rate,
+          an open loop at that many calls/s, e.g. to compare CPU per call)
 
 Run it through bench/run, which builds everything in release mode first.
 PostgreSQL: MCPGATE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).";
@@ -60,6 +61,9 @@ struct Options {
     postgres: bool,
     /// `--target ADDR --bearer TOKEN`: only load an already running server.
     target: Option<(String, String)>,
+    /// `--rate N` with `--target`: an open loop at N calls/s (for measuring
+    /// CPU per call at a fixed load) instead of a closed one.
+    target_rate: Option<f64>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -73,6 +77,7 @@ fn options() -> anyhow::Result<Options> {
         parts: vec!["ceiling".into(), "latency".into(), "import".into()],
         postgres: true,
         target: None,
+        target_rate: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -89,6 +94,7 @@ fn options() -> anyhow::Result<Options> {
             "--operations" => options.operations = value()?.parse()?,
             "--only" => options.parts = value()?.split(',').map(str::to_owned).collect(),
             "--no-postgres" => options.postgres = false,
+            "--rate" => options.target_rate = Some(value()?.parse()?),
             "--target" => {
                 let addr = value()?;
                 let bearer = args.next().filter(|a| a == "--bearer").and(args.next());
@@ -102,6 +108,9 @@ fn options() -> anyhow::Result<Options> {
             }
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
+    }
+    if options.target_rate.is_some() && options.target.is_none() {
+        bail!("--rate goes with --target (the latency part's rate is --demo-rate)\n{USAGE}");
     }
     Ok(options)
 }
@@ -130,7 +139,7 @@ fn main() -> anyhow::Result<()> {
             connections: options.connections,
             warm_up: options.warm_up,
             duration: options.duration,
-            rate: None,
+            rate: options.target_rate,
         };
         let report = runtime.block_on(measured(addr, &target, load))?;
         println!(

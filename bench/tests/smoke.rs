@@ -20,9 +20,11 @@ fn every_part_of_the_load_benchmark_runs() {
     );
     for row in [
         "| rmcp + axum echo (ceiling) |",
+        "| rmcp + axum echo, with mimalloc |",
         "| mcpgate, API key, SQLite |",
         "| mcpgate, JWT (EdDSA), SQLite |",
         "| 2 | through mcpgate (tools/call getItem) |",
+        "| 2 at 1000/s | through mcpgate (tools/call getItem) |",
         "idle after start",
         "full `tools/list` (2 pages, 400 tools)",
     ] {
