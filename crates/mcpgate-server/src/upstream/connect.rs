@@ -11,6 +11,7 @@ use rmcp::{RoleClient, ServiceExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::UpstreamOptions;
+use super::ordered::Ordered;
 use super::relay::Relay;
 
 /// Environment variables a child keeps from the gateway's own environment.
@@ -97,6 +98,7 @@ pub(super) async fn connect(
                 if let Some(stderr) = stderr {
                     tokio::spawn(log_stderr(options.name.clone(), stderr));
                 }
+                let transport = Ordered::new(transport, relay.routes.tally.clone());
                 relay
                     .serve(transport)
                     .await
@@ -105,7 +107,10 @@ pub(super) async fn connect(
             UpstreamTransport::Http { url, headers } => {
                 let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .custom_headers(headers.iter().cloned().collect());
-                let transport = StreamableHttpClientTransport::from_config(config);
+                let transport = Ordered::new(
+                    StreamableHttpClientTransport::from_config(config),
+                    relay.routes.tally.clone(),
+                );
                 relay
                     .serve(transport)
                     .await

@@ -10,6 +10,7 @@
 
 mod connect;
 mod extras;
+mod ordered;
 pub(crate) mod relay;
 
 use std::sync::Arc;
@@ -235,7 +236,12 @@ impl McpBackend {
         let id = handle.id.clone();
         let cancelled = downstream.map_or_else(CancellationToken::new, |d| d.cancelled.clone());
         let answer = tokio::select! {
-            answer = handle.await_response() => answer,
+            answer = handle.await_response() => {
+                // The log messages and progress sent before the answer
+                // reach the caller before it.
+                self.relay.routes.tally.settled().await;
+                answer
+            }
             () = cancelled.cancelled() => {
                 let _ = peer
                     .notify_cancelled(CancelledNotificationParam::new(

@@ -32,6 +32,8 @@ use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, RoleServer};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::ordered::RelayTally;
+
 /// The caller's side of one request the gateway is serving: where to relay
 /// what the upstream sends while it runs.
 #[derive(Clone)]
@@ -74,6 +76,9 @@ pub(crate) struct Routes {
     subscriptions: Mutex<HashMap<String, Vec<Subscriber>>>,
     /// Signalled when the upstream says its tool list changed.
     pub(crate) tools_changed: Notify,
+    /// Log messages and progress read from the upstream and relayed, so an
+    /// answer can wait for those read before it ([`super::ordered`]).
+    pub(crate) tally: Arc<RelayTally>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -284,6 +289,7 @@ impl ClientHandler for Relay {
         mut params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        let _handled = self.routes.tally.handling();
         let caller = lock(&self.routes.progress)
             .get(&params.progress_token)
             .cloned();
@@ -300,6 +306,7 @@ impl ClientHandler for Relay {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        let _handled = self.routes.tally.handling();
         match self.routes.sole_caller() {
             Ok(caller) => {
                 if let Err(error) = caller.peer.notify_logging_message(params).await {
