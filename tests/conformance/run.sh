@@ -90,6 +90,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if [ -z "$url" ]; then
+  # Created first: the background job opens them only once it runs, and the loop below
+  # must not read a file that is not there yet (set -e would end the script).
+  : >"$work/fixture.out"; : >"$work/fixture.err"
   "$node22" "$here/fixture.mjs" --port 0 >"$work/fixture.out" 2>"$work/fixture.err" &
   fixture_pid=$!
   for _ in $(seq 1 100); do

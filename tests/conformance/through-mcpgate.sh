@@ -47,6 +47,9 @@ read_only = false
 forward = ["resources", "prompts"]
 EOF
 
+# Created first: the background job opens it only once it runs, and the loop below must
+# not read a file that is not there yet (set -e would end the script).
+: >"$work/mcpgate.log"
 "$mcpgate" serve --config "$work/mcpgate.toml" >"$work/mcpgate.log" 2>&1 &
 gateway_pid=$!
 port=""
