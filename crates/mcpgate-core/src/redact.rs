@@ -183,7 +183,13 @@ impl Redactor {
     /// assert!(!redactor.is_sensitive_field("max_tokens"));
     /// ```
     pub fn is_sensitive_field(&self, name: &str) -> bool {
-        let name = normalize_field_name(name);
+        // Asked for every member of every redacted object: short ASCII
+        // names (nearly all) are normalised on the stack.
+        let mut buffer = [0u8; 64];
+        let name: Cow<'_, str> = match normalize_short_ascii(name, &mut buffer) {
+            Some(normalized) => Cow::Borrowed(normalized),
+            None => Cow::Owned(normalize_field_name(name)),
+        };
         let last_segment = name.rsplit('.').next().unwrap_or_default();
         self.is_sensitive_normalized(&name) || self.is_sensitive_normalized(last_segment)
     }
@@ -509,6 +515,20 @@ fn normalize_field_name(name: &str) -> String {
         .collect()
 }
 
+/// [`normalize_field_name`] into `buffer`, for an ASCII `name` that fits;
+/// `None` otherwise.
+fn normalize_short_ascii<'b>(name: &str, buffer: &'b mut [u8; 64]) -> Option<&'b str> {
+    if !name.is_ascii() || name.len() > buffer.len() {
+        return None;
+    }
+    let mut length = 0;
+    for byte in name.bytes().filter(|b| *b != b'-' && *b != b'_') {
+        buffer[length] = byte.to_ascii_lowercase();
+        length += 1;
+    }
+    std::str::from_utf8(&buffer[..length]).ok()
+}
+
 /// Replaces a whole value under a sensitive name; returns 1 if it changed.
 fn redact_whole(value: &mut Value) -> usize {
     match value {
@@ -792,4 +812,34 @@ fn private_key_block(text: &str, i: usize) -> Option<Range<usize>> {
         })
         .unwrap_or(text.len());
     Some(i..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalised_on_the_stack_read_as_on_the_heap() {
+        let long = "x".repeat(64);
+        let too_long = "X-".repeat(40);
+        for name in [
+            "",
+            "-_-",
+            "API-Key",
+            "api_key",
+            "GitHub-Token",
+            "spring.datasource.PASSWORD",
+            "max_tokens",
+            long.as_str(),
+            too_long.as_str(),
+            "Passwört",
+            "K\u{212A}ey",
+        ] {
+            let mut buffer = [0u8; 64];
+            match normalize_short_ascii(name, &mut buffer) {
+                Some(normalized) => assert_eq!(normalized, normalize_field_name(name), "{name}"),
+                None => assert!(!name.is_ascii() || name.len() > 64, "{name}"),
+            }
+        }
+    }
 }

@@ -78,12 +78,18 @@ impl AuditSink for StoreAuditSink {
     fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), AuditUnavailable>> {
         Box::pin(async move {
             let entry = AuditEntry::from_event(&event);
-            let body = entry.body.clone();
+            // Copied only for the copies that are made.
+            let body = (self.jsonl.is_some()
+                || tracing::enabled!(target: "mcpgate::audit", tracing::Level::DEBUG))
+            .then(|| entry.body.clone());
             let seq = self
                 .log
                 .append(entry)
                 .await
                 .map_err(|e| AuditUnavailable(e.to_string()))?;
+            let Some(body) = body else {
+                return Ok(());
+            };
             log_committed_event(seq, &body);
             if let Some(jsonl) = &self.jsonl {
                 let line = format!("{{\"seq\":{seq},\"record\":{body}}}\n");

@@ -356,8 +356,10 @@ impl Gateway {
         let arrived = SystemTime::now();
         let mut redacted = Value::Object(arguments.clone());
         self.options.redactor.redact_value(&mut redacted);
+        // Called once, on whichever path the call ends: it takes the
+        // redacted arguments instead of copying them.
         let event =
-            |decision: Decision, outcome: Outcome, backend_status: Option<u16>| AuditEvent {
+            move |decision: Decision, outcome: Outcome, backend_status: Option<u16>| AuditEvent {
                 time: arrived,
                 request_id: context.request_id.clone(),
                 subject: context.identity.subject.clone(),
@@ -366,7 +368,7 @@ impl Gateway {
                 source: context.source.map(|s| s.to_string()),
                 method: "tools/call".to_owned(),
                 tool: Some(name.to_owned()),
-                arguments: Some(redacted.clone()),
+                arguments: Some(redacted),
                 decision,
                 outcome,
                 backend_status,
@@ -458,7 +460,8 @@ impl Gateway {
     /// `call_tool` answers and audits itself).
     pub async fn admit_call(
         &self,
-        context: &CallContext,
+        identity: &Identity,
+        source: Option<SocketAddr>,
         name: &str,
         arguments: &Map<String, Value>,
     ) -> Result<bool, CallError> {
@@ -468,10 +471,10 @@ impl Gateway {
         };
         let arrived = SystemTime::now();
         let decision = self.authorizer.decide(&AuthzRequest {
-            identity: &context.identity,
+            identity,
             tool: &entry.spec,
             arguments: Some(arguments),
-            source: context.source.map(|s| s.ip()),
+            source: source.map(|s| s.ip()),
             time: arrived,
         });
         let refusal = match &decision {
@@ -484,7 +487,7 @@ impl Gateway {
                 missing_scopes: missing_scopes.clone(),
             },
             Decision::Deny { .. } => return Ok(false),
-            Decision::Allow => match self.authorizer.admit(&context.identity, &entry.spec) {
+            Decision::Allow => match self.authorizer.admit(identity, &entry.spec) {
                 Ok(()) => return Ok(true),
                 Err(retry_after) => CallError::RateLimited {
                     tool: name.to_owned(),
@@ -503,11 +506,11 @@ impl Gateway {
         self.options.redactor.redact_value(&mut redacted);
         self.record_refusal(AuditEvent {
             time: arrived,
-            request_id: context.request_id.clone(),
-            subject: context.identity.subject.clone(),
-            auth_method: context.identity.auth,
-            credential_id: context.identity.credential_id.clone(),
-            source: context.source.map(|s| s.to_string()),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            subject: identity.subject.clone(),
+            auth_method: identity.auth,
+            credential_id: identity.credential_id.clone(),
+            source: source.map(|s| s.to_string()),
             method: "tools/call".to_owned(),
             tool: Some(name.to_owned()),
             arguments: Some(redacted),

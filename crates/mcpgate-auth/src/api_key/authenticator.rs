@@ -9,8 +9,9 @@
 //! revocation anywhere reaches this instance within a second.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -41,6 +42,44 @@ const NEGATIVE_CAPACITY: usize = 10_000;
 struct CachedKey {
     record: ApiKeyRecord,
     expires_at: Option<SystemTime>,
+    /// The identity every use of the key gets, built once.
+    identity: Identity,
+    /// When the key was last used and the store not yet told, in
+    /// nanoseconds since the Unix epoch; 0 when there is nothing to tell.
+    /// An atomic, not a shared map: every request writes it.
+    last_used: AtomicU64,
+}
+
+impl CachedKey {
+    fn new(record: ApiKeyRecord, expires_at: Option<SystemTime>) -> Self {
+        let mut identity = Identity::new(record.id.clone(), AuthMethod::ApiKey);
+        identity.client_id = Some(record.name.clone());
+        identity.credential_id = Some(record.id.clone());
+        identity.scopes = record.scopes.iter().cloned().collect();
+        identity.roles = record.roles.iter().cloned().collect();
+        identity.expires_at = expires_at;
+        CachedKey {
+            record,
+            expires_at,
+            identity,
+            last_used: AtomicU64::new(0),
+        }
+    }
+
+    fn mark_used(&self, at: SystemTime) {
+        let nanos = at
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.last_used.store(nanos.max(1), Ordering::Relaxed);
+    }
+
+    /// The use not yet told to the store, if any; forgets it.
+    fn take_use(&self) -> Option<SystemTime> {
+        match self.last_used.swap(0, Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(UNIX_EPOCH + Duration::from_nanos(nanos)),
+        }
+    }
 }
 
 /// Checks `Authorization: Bearer mcpg_…` or `X-API-Key: mcpg_…`.
@@ -52,7 +91,9 @@ pub struct ApiKeyAuthenticator {
     /// Hashes not usable, since when, with the key's id when it exists
     /// (revoked): refused without asking the store again.
     unknown: Mutex<HashMap<String, (Instant, Option<String>)>>,
-    uses: Mutex<HashMap<String, SystemTime>>,
+    /// Uses not yet told to the store of keys no longer held in memory
+    /// (revoked, changed or gone since).
+    dropped_uses: Mutex<Vec<(String, SystemTime)>>,
 }
 
 impl std::fmt::Debug for ApiKeyAuthenticator {
@@ -91,7 +132,7 @@ impl ApiKeyAuthenticator {
             environment,
             known: RwLock::new(HashMap::new()),
             unknown: Mutex::new(HashMap::new()),
-            uses: Mutex::new(HashMap::new()),
+            dropped_uses: Mutex::new(Vec::new()),
         });
         for record in store.api_keys().await? {
             authenticator.remember(record);
@@ -118,7 +159,30 @@ impl ApiKeyAuthenticator {
     /// Stop accepting key `id` now (it was revoked here).
     pub fn forget(&self, id: &str) {
         if let Ok(mut known) = self.known.write() {
-            known.retain(|_, cached| cached.record.id != id);
+            self.drop_keys(&mut known, |cached| cached.record.id == id);
+        }
+    }
+
+    /// Drop the keys `drop` picks, keeping their last uses for the store.
+    fn drop_keys(
+        &self,
+        known: &mut HashMap<String, Arc<CachedKey>>,
+        mut drop: impl FnMut(&CachedKey) -> bool,
+    ) {
+        let mut uses = Vec::new();
+        known.retain(|_, cached| {
+            if !drop(cached) {
+                return true;
+            }
+            if let Some(at) = cached.take_use() {
+                uses.push((cached.record.id.clone(), at));
+            }
+            false
+        });
+        if !uses.is_empty()
+            && let Ok(mut dropped) = self.dropped_uses.lock()
+        {
+            dropped.extend(uses);
         }
     }
 
@@ -127,7 +191,7 @@ impl ApiKeyAuthenticator {
         let Ok(mut known) = self.known.write() else {
             return;
         };
-        known.retain(|_, cached| cached.record.id != record.id);
+        self.drop_keys(&mut known, |cached| cached.record.id == record.id);
         if record.revoked_at.is_some() || record.environment != self.environment {
             return;
         }
@@ -138,7 +202,7 @@ impl ApiKeyAuthenticator {
         }
         known.insert(
             record.key_hash.clone(),
-            Arc::new(CachedKey { record, expires_at }),
+            Arc::new(CachedKey::new(record, expires_at)),
         );
     }
 
@@ -149,7 +213,7 @@ impl ApiKeyAuthenticator {
                 let present: std::collections::HashSet<String> =
                     records.iter().map(|r| r.id.clone()).collect();
                 if let Ok(mut known) = self.known.write() {
-                    known.retain(|_, cached| present.contains(&cached.record.id));
+                    self.drop_keys(&mut known, |cached| !present.contains(&cached.record.id));
                 }
                 for record in records {
                     self.remember(record);
@@ -165,7 +229,7 @@ impl ApiKeyAuthenticator {
             Ok(Some(record)) => self.remember(record),
             Ok(None) => {
                 if let Ok(mut known) = self.known.write() {
-                    known.retain(|_, cached| cached.record.id != key_id);
+                    self.drop_keys(&mut known, |cached| cached.record.id == key_id);
                 }
             }
             Err(error) => tracing::warn!(%error, key = %key_id, "cannot re-read a changed key"),
@@ -205,10 +269,8 @@ impl ApiKeyAuthenticator {
                 reason: "expired".to_owned(),
             });
         }
-        if let Ok(mut uses) = self.uses.lock() {
-            uses.insert(cached.record.id.clone(), now);
-        }
-        Ok(identity_of(&cached))
+        cached.mark_used(now);
+        Ok(cached.identity.clone())
     }
 
     /// A key not in memory: ask the store once, and remember the answer.
@@ -263,17 +325,6 @@ fn refusal(known_as: Option<String>) -> AuthError {
         },
         None => AuthError::Invalid("unknown key".to_owned()),
     }
-}
-
-fn identity_of(cached: &CachedKey) -> Identity {
-    let record = &cached.record;
-    let mut identity = Identity::new(record.id.clone(), AuthMethod::ApiKey);
-    identity.client_id = Some(record.name.clone());
-    identity.credential_id = Some(record.id.clone());
-    identity.scopes = record.scopes.iter().cloned().collect();
-    identity.roles = record.roles.iter().cloned().collect();
-    identity.expires_at = cached.expires_at;
-    identity
 }
 
 impl Authenticator for ApiKeyAuthenticator {
@@ -347,13 +398,22 @@ async fn flush_uses(authenticator: std::sync::Weak<ApiKeyAuthenticator>) {
         let Some(authenticator) = authenticator.upgrade() else {
             return;
         };
-        let uses: Vec<(String, String)> = match authenticator.uses.lock() {
-            Ok(mut uses) => uses
-                .drain()
-                .map(|(id, at)| (id, format_rfc3339(at)))
-                .collect(),
-            Err(_) => continue,
-        };
+        let mut uses: Vec<(String, SystemTime)> = authenticator
+            .dropped_uses
+            .lock()
+            .map(|mut dropped| std::mem::take(&mut *dropped))
+            .unwrap_or_default();
+        if let Ok(known) = authenticator.known.read() {
+            uses.extend(
+                known
+                    .values()
+                    .filter_map(|cached| Some((cached.record.id.clone(), cached.take_use()?))),
+            );
+        }
+        let uses: Vec<(String, String)> = uses
+            .into_iter()
+            .map(|(id, at)| (id, format_rfc3339(at)))
+            .collect();
         if !uses.is_empty()
             && let Err(error) = authenticator.store.record_key_uses(&uses).await
         {

@@ -21,7 +21,7 @@ use mcpgate_core::Identity;
 use serde_json::{Map, Value, json};
 
 use super::envelope::McpCall;
-use crate::gateway::{CallContext, CallError, Gateway};
+use crate::gateway::{CallError, Gateway};
 use crate::mcp::{Admitted, FORBIDDEN_CODE, RATE_LIMITED_CODE};
 
 /// What the admission layer needs.
@@ -44,23 +44,21 @@ pub(crate) async fn admit(
     let (Some("tools/call"), Some(tool)) = (call.method.as_deref(), call.tool.clone()) else {
         return next.run(request).await;
     };
-    let Some(identity) = request.extensions().get::<Identity>().cloned() else {
+    let Some(identity) = request.extensions().get::<Identity>() else {
         // The MCP layer refuses unauthenticated requests itself.
         return next.run(request).await;
     };
-    let id = call.id.clone();
     let no_arguments = Map::new();
     let arguments = call.arguments.as_ref().unwrap_or(&no_arguments);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let context = CallContext::new(identity, peer);
-    match admission
+    let admitted = admission
         .gateway
-        .admit_call(&context, &tool, arguments)
-        .await
-    {
+        .admit_call(identity, peer, &tool, arguments)
+        .await;
+    match admitted {
         Ok(admitted) => {
             if admitted {
                 request.extensions_mut().insert(Admitted(tool));
@@ -69,13 +67,13 @@ pub(crate) async fn admit(
         }
         Err(CallError::Denied { missing_scopes, .. }) => insufficient_scope(
             &tool,
-            &context.identity,
+            identity,
             &missing_scopes,
             admission.metadata_url.as_deref(),
-            id,
+            call.id.clone(),
         ),
         Err(CallError::RateLimited { retry_after, .. }) => {
-            too_many_requests(&tool, retry_after, id)
+            too_many_requests(&tool, retry_after, call.id.clone())
         }
         Err(_) => next.run(request).await,
     }
