@@ -154,8 +154,32 @@ impl McpHandler {
             }
         }
     }
+
+    /// [`McpHandler::caller`] for a request whose context is not needed
+    /// again: an HTTP request's identity is moved out, not copied.
+    fn take_caller(
+        &self,
+        context: &mut RequestContext<RoleServer>,
+    ) -> Result<(Identity, Option<SocketAddr>), McpError> {
+        if let IdentitySource::HttpRequest = self.identity
+            && let Some(parts) = context.extensions.get_mut::<http::request::Parts>()
+            && let Some(identity) = parts.extensions.remove::<Identity>()
+        {
+            let peer = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0);
+            return Ok((identity, peer));
+        }
+        self.caller(context)
+    }
 }
 
+// Every method's future is a variant of the one future rmcp spawns for each
+// request, which is as large as the largest of them and is moved into its
+// task: the methods that wait on an upstream box that wait, so that a
+// `tools/call` does not pay for copying a resource read's state
+// (BENCHMARKS.md, "Load", 2026-12-07).
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
         let upstreams = self.upstreams();
@@ -217,9 +241,9 @@ impl ServerHandler for McpHandler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let (identity, source) = self.caller(&context)?;
+        let (identity, source) = self.take_caller(&mut context)?;
         let mut call = CallContext::new(identity, source);
         call.admitted = context
             .extensions
@@ -257,7 +281,7 @@ impl ServerHandler for McpHandler {
     ) -> Result<ListResourcesResult, McpError> {
         let call = self.context(&context)?;
         let allowed = self.allowed(&call);
-        let resources = self.upstreams().list_resources(&allowed).await?;
+        let resources = Box::pin(self.upstreams().list_resources(&allowed)).await?;
         Ok(ListResourcesResult::with_all_items(resources))
     }
 
@@ -268,7 +292,7 @@ impl ServerHandler for McpHandler {
     ) -> Result<ListResourceTemplatesResult, McpError> {
         let call = self.context(&context)?;
         let allowed = self.allowed(&call);
-        let templates = self.upstreams().list_resource_templates(&allowed).await?;
+        let templates = Box::pin(self.upstreams().list_resource_templates(&allowed)).await?;
         Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 
@@ -278,12 +302,14 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let call = self.context(&context)?;
-        let backend = self.upstreams().resource_owner(&request.uri).await?;
+        let backend = Box::pin(self.upstreams().resource_owner(&request.uri)).await?;
         let allowed = self.allowed(&call)(backend.name());
         let uri = request.uri.clone();
-        self.forwarded(&call, "resources/read", &uri, allowed, async {
-            Upstreams::read_resource(backend, request).await
-        })
+        Box::pin(
+            self.forwarded(&call, "resources/read", &uri, allowed, async {
+                Upstreams::read_resource(backend, request).await
+            }),
+        )
         .await
         .map(Into::into)
     }
@@ -294,13 +320,15 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let call = self.context(&context)?;
-        let backend = self.upstreams().resource_owner(&request.uri).await?;
+        let backend = Box::pin(self.upstreams().resource_owner(&request.uri)).await?;
         let allowed = self.allowed(&call)(backend.name());
         let uri = request.uri.clone();
         let peer = context.peer.clone();
-        self.forwarded(&call, "resources/subscribe", &uri, allowed, async {
-            Upstreams::subscribe(backend, request, self.session, peer).await
-        })
+        Box::pin(
+            self.forwarded(&call, "resources/subscribe", &uri, allowed, async {
+                Upstreams::subscribe(backend, request, self.session, peer).await
+            }),
+        )
         .await
     }
 
@@ -310,12 +338,14 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let call = self.context(&context)?;
-        let backend = self.upstreams().resource_owner(&request.uri).await?;
+        let backend = Box::pin(self.upstreams().resource_owner(&request.uri)).await?;
         let allowed = self.allowed(&call)(backend.name());
         let uri = request.uri.clone();
-        self.forwarded(&call, "resources/unsubscribe", &uri, allowed, async {
-            Upstreams::unsubscribe(backend, request, self.session).await
-        })
+        Box::pin(
+            self.forwarded(&call, "resources/unsubscribe", &uri, allowed, async {
+                Upstreams::unsubscribe(backend, request, self.session).await
+            }),
+        )
         .await
     }
 
@@ -326,7 +356,7 @@ impl ServerHandler for McpHandler {
     ) -> Result<ListPromptsResult, McpError> {
         let call = self.context(&context)?;
         let allowed = self.allowed(&call);
-        let prompts = self.upstreams().list_prompts(&allowed).await?;
+        let prompts = Box::pin(self.upstreams().list_prompts(&allowed)).await?;
         Ok(ListPromptsResult::with_all_items(prompts))
     }
 
@@ -339,9 +369,11 @@ impl ServerHandler for McpHandler {
         let (backend, name) = self.upstreams().prompt_owner(&request.name)?;
         let allowed = self.allowed(&call)(backend.name());
         let shown = std::mem::replace(&mut request.name, name);
-        self.forwarded(&call, "prompts/get", &shown, allowed, async {
-            Upstreams::get_prompt(backend, request).await
-        })
+        Box::pin(
+            self.forwarded(&call, "prompts/get", &shown, allowed, async {
+                Upstreams::get_prompt(backend, request).await
+            }),
+        )
         .await
         .map(Into::into)
     }
@@ -352,15 +384,15 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
         let call = self.context(&context)?;
-        let (backend, request) = self.upstreams().completion_owner(request).await?;
+        let (backend, request) = Box::pin(self.upstreams().completion_owner(request)).await?;
         let allowed = self.allowed(&call)(backend.name());
-        self.forwarded(
+        Box::pin(self.forwarded(
             &call,
             "completion/complete",
             backend.name(),
             allowed,
             async { Upstreams::complete(backend, request).await },
-        )
+        ))
         .await
     }
 
@@ -370,7 +402,7 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.caller(&context)?;
-        self.upstreams().set_level(request).await
+        Box::pin(self.upstreams().set_level(request)).await
     }
 }
 
