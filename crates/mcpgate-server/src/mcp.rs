@@ -145,9 +145,7 @@ impl McpHandler {
             IdentitySource::HttpRequest => {
                 let parts = context.extensions.get::<http::request::Parts>();
                 let identity = parts.and_then(|p| p.extensions.get::<Identity>()).cloned();
-                let peer = parts
-                    .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
-                    .map(|c| c.0);
+                let peer = parts.and_then(peer_of);
                 identity
                     .map(|identity| (identity, peer))
                     .ok_or_else(|| McpError::internal_error("request was not authenticated", None))
@@ -165,14 +163,18 @@ impl McpHandler {
             && let Some(parts) = context.extensions.get_mut::<http::request::Parts>()
             && let Some(identity) = parts.extensions.remove::<Identity>()
         {
-            let peer = parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|c| c.0);
-            return Ok((identity, peer));
+            return Ok((identity, peer_of(parts)));
         }
         self.caller(context)
     }
+}
+
+/// The TCP peer of an HTTP request, as the server recorded it.
+fn peer_of(parts: &http::request::Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
 }
 
 // Every method's future is a variant of the one future rmcp spawns for each

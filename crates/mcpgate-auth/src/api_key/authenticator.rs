@@ -41,8 +41,8 @@ const NEGATIVE_CAPACITY: usize = 10_000;
 /// A valid key as held in memory.
 struct CachedKey {
     record: ApiKeyRecord,
-    expires_at: Option<SystemTime>,
-    /// The identity every use of the key gets, built once.
+    /// The identity every use of the key gets, built once (it carries the
+    /// key's expiry).
     identity: Identity,
     /// When the key was last used and the store not yet told, in
     /// nanoseconds since the Unix epoch; 0 when there is nothing to tell.
@@ -60,7 +60,6 @@ impl CachedKey {
         identity.expires_at = expires_at;
         CachedKey {
             record,
-            expires_at,
             identity,
             last_used: AtomicU64::new(0),
         }
@@ -263,7 +262,11 @@ impl ApiKeyAuthenticator {
             return Err(AuthError::Invalid("key hash mismatch".to_owned()));
         }
         let now = SystemTime::now();
-        if cached.expires_at.is_some_and(|expiry| expiry <= now) {
+        if cached
+            .identity
+            .expires_at
+            .is_some_and(|expiry| expiry <= now)
+        {
             return Err(AuthError::Rejected {
                 credential_id: cached.record.id.clone(),
                 reason: "expired".to_owned(),
