@@ -19,6 +19,14 @@ pub trait Backend: Send + Sync + 'static {
         arguments: &'a Map<String, Value>,
         context: &'a CallContext,
     ) -> BoxFuture<'a, ToolOutput>;
+
+    /// Whether a call may send the caller messages before its answer (an
+    /// MCP backend's progress and log notifications). Such calls need a
+    /// stream to the caller: the HTTP transport never answers them
+    /// directly.
+    fn notifies_caller(&self) -> bool {
+        false
+    }
 }
 
 /// A REST API described by OpenAPI.

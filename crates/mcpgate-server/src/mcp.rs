@@ -17,10 +17,10 @@ use mcpgate_core::{Identity, ToolOutput, ToolSpec};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
     CompleteResult, ContentBlock, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    Implementation, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, RequestId, ServerCapabilities, ServerConfig, ServerJsonRpcMessage,
+    ServerResult, SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -260,20 +260,9 @@ impl ServerHandler for McpHandler {
             cancelled: context.ct.clone(),
         });
         let arguments = request.arguments.unwrap_or_default();
-        let span = tracing::info_span!(
-            "tools/call",
-            request_id = %call.request_id,
-            subject = %call.identity.subject,
-            tool = %request.name
-        );
-        // `instrument`, not `enter`: a guard held across `.await` would lend
-        // this span to whatever else runs on the thread meanwhile.
-        self.gateway
-            .call_tool(&call, &request.name, arguments)
-            .instrument(span)
+        perform_call(&self.gateway, &call, &request.name, arguments)
             .await
-            .map(|output| to_call_result(output).into())
-            .map_err(to_mcp_error)
+            .map(Into::into)
     }
 
     async fn list_resources(
@@ -423,6 +412,50 @@ pub(crate) fn to_rmcp_tool(spec: &ToolSpec) -> Result<rmcp::model::Tool, String>
         wire["description"] = json!(description);
     }
     serde_json::from_value(wire).map_err(|e| e.to_string())
+}
+
+/// Perform `tools/call` of `name` for `call` and answer in MCP's terms,
+/// under one log span per call. Shared by [`McpHandler::call_tool`] and the
+/// HTTP transport's direct answers (`http::direct`).
+pub(crate) async fn perform_call(
+    gateway: &Gateway,
+    call: &CallContext,
+    name: &str,
+    arguments: JsonObject,
+) -> Result<CallToolResult, McpError> {
+    let span = tracing::info_span!(
+        "tools/call",
+        request_id = %call.request_id,
+        subject = %call.identity.subject,
+        tool = %name
+    );
+    // `instrument`, not `enter`: a guard held across `.await` would lend
+    // this span to whatever else runs on the thread meanwhile.
+    gateway
+        .call_tool(call, name, arguments)
+        .instrument(span)
+        .await
+        .map(to_call_result)
+        .map_err(to_mcp_error)
+}
+
+/// The JSON-RPC answer to a 2026-07-28 `tools/call` whose id is `id`, as
+/// the SDK writes it (`None` when `id` is neither a string nor an `i64`,
+/// which the SDK would not have accepted either).
+pub(crate) fn call_answer_json(
+    id: &serde_json::Value,
+    result: Result<CallToolResult, McpError>,
+) -> Option<Vec<u8>> {
+    let id = match id {
+        serde_json::Value::String(id) => RequestId::String(id.as_str().into()),
+        serde_json::Value::Number(id) => RequestId::Number(id.as_i64()?),
+        _ => return None,
+    };
+    let message = match result {
+        Ok(result) => ServerJsonRpcMessage::response(ServerResult::CallToolResult(result), id),
+        Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+    };
+    serde_json::to_vec(&message).ok()
 }
 
 fn to_call_result(output: ToolOutput) -> CallToolResult {

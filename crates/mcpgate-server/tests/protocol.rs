@@ -310,6 +310,61 @@ async fn modern_era_is_stateless_with_discover() {
     );
 }
 
+/// A plain 2026-07-28 `tools/call` is answered by the transport itself
+/// (`src/http/direct.rs`). Its answer must be the one the SDK gives: the
+/// same calls with one more `_meta` key (a progress token), which the
+/// transport leaves to the SDK, must get the same status, type and bytes —
+/// successes, backend errors, invalid arguments and unknown tools alike.
+#[tokio::test]
+async fn direct_answers_are_the_sdks_answers() {
+    let server = start(200).await;
+    let raw = |body: Value, tool: String| {
+        let server = &server;
+        async move {
+            let response = server
+                .client
+                .post(&server.url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", MODERN)
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", tool)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let content_type = response.headers()["content-type"].clone();
+            (status, content_type, response.text().await.unwrap())
+        }
+    };
+    for (id, tool, arguments) in [
+        (json!(5), "getItem", json!({"itemId": 1})),
+        (json!("s-1"), "getItem", json!({"itemId": 999})),
+        (json!(6), "getItem", json!({"itemId": "one"})),
+        (json!(7), "listItems", json!({})),
+        (json!(8), "launchMissiles", json!({})),
+    ] {
+        let mut plain = modern_request(
+            0,
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        );
+        plain["id"] = id;
+        let mut via_sdk = plain.clone();
+        via_sdk["params"]["_meta"]["progressToken"] = json!("t");
+        let direct = raw(plain, tool.to_owned()).await;
+        let sdk = raw(via_sdk, tool.to_owned()).await;
+        assert_eq!(direct, sdk, "{tool} {arguments}");
+        assert_eq!(direct.0, 200);
+        assert!(
+            direct.2.starts_with(r#"{"jsonrpc":"2.0","id":"#),
+            "{}",
+            direct.2
+        );
+    }
+}
+
 #[tokio::test]
 async fn modern_era_refuses_headers_that_contradict_the_body() {
     let server = start(200).await;

@@ -7,7 +7,8 @@
 //! `Retry-After`. Both are decided by [`Gateway::admit_call`], which audits
 //! them. Every other call passes on to the MCP layer: an allowed one marked
 //! [`Admitted`], so that it is not decided twice; the rest to be decided
-//! and audited there.
+//! and audited there — or, when it is plain enough, answered at once
+//! ([`super::direct`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use axum::response::Response;
 use mcpgate_core::Identity;
 use serde_json::{Map, Value, json};
 
+use super::direct;
 use super::envelope::McpCall;
 use crate::gateway::{CallError, Gateway};
 use crate::mcp::{Admitted, FORBIDDEN_CODE, RATE_LIMITED_CODE};
@@ -59,6 +61,23 @@ pub(crate) async fn admit(
         .admit_call(identity, peer, &tool, arguments)
         .await;
     match admitted {
+        Ok(true)
+            if call.plain_stateless_call
+                && direct::eligible(request.headers(), &tool)
+                && direct::tool_answers_plainly(&admission.gateway, &tool) =>
+        {
+            let extensions = request.extensions_mut();
+            match (
+                extensions.remove::<McpCall>(),
+                extensions.remove::<Identity>(),
+            ) {
+                (Some(call), Some(identity)) => {
+                    direct::answer(admission.gateway, identity, peer, call).await
+                }
+                // Both were there a moment ago.
+                _ => next.run(request).await,
+            }
+        }
         Ok(admitted) => {
             if admitted {
                 request.extensions_mut().insert(Admitted(tool));

@@ -27,6 +27,46 @@ pub struct McpCall {
     pub arguments: Option<Map<String, Value>>,
     /// The message's id (`null` for notifications), echoed in errors.
     pub id: Value,
+    /// A `tools/call` in the plainest 2026-07-28 form, which the transport
+    /// may answer without the SDK's per-request machinery
+    /// ([`super::direct`]): `params` holds only `name`, `arguments` (an
+    /// object, or absent) and a `_meta` of exactly the three per-request
+    /// keys naming protocol version 2026-07-28, and the id is a string or
+    /// an `i64`. Anything else goes through the SDK, which checks it fully.
+    pub plain_stateless_call: bool,
+}
+
+/// The protocol version whose `tools/call`s may be answered directly.
+pub(crate) const STATELESS_VERSION: &str = "2026-07-28";
+
+/// Whether `params` of a `tools/call` is in the plain form described at
+/// [`McpCall::plain_stateless_call`].
+fn is_plain_stateless_call(params: &Map<String, Value>) -> bool {
+    let keys_known = params
+        .keys()
+        .all(|key| matches!(key.as_str(), "name" | "arguments" | "_meta"));
+    let arguments_plain = params.get("arguments").is_none_or(Value::is_object);
+    let Some(Value::Object(meta)) = params.get("_meta") else {
+        return false;
+    };
+    let named = |field: &str| {
+        meta.get("io.modelcontextprotocol/clientInfo")
+            .and_then(|info| info.get(field))
+            .is_some_and(Value::is_string)
+    };
+    keys_known
+        && arguments_plain
+        && params.get("name").is_some_and(Value::is_string)
+        && meta.len() == 3
+        && meta
+            .get("io.modelcontextprotocol/protocolVersion")
+            .and_then(Value::as_str)
+            == Some(STATELESS_VERSION)
+        && named("name")
+        && named("version")
+        && meta
+            .get("io.modelcontextprotocol/clientCapabilities")
+            .is_some_and(Value::is_object)
 }
 
 /// Why a body is not an acceptable JSON-RPC message.
@@ -42,7 +82,7 @@ pub(crate) enum EnvelopeError {
 pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
-    let Value::Object(message) = value else {
+    let Value::Object(mut message) = value else {
         let why = if value.is_array() {
             "JSON-RPC batches are not supported; send one message per request"
         } else {
@@ -66,22 +106,29 @@ pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
     }
     match message.get("method") {
         Some(Value::String(method)) => {
-            let params = (method == "tools/call")
-                .then(|| message.get("params"))
-                .flatten();
-            let tool = params
-                .and_then(|p| p.get("name"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let arguments = params
-                .and_then(|p| p.get("arguments"))
-                .and_then(Value::as_object)
-                .cloned();
+            let method = method.clone();
+            // The body goes on as bytes; what is kept here is moved out of
+            // the parsed copy, not cloned.
+            let mut params = match message.remove("params") {
+                Some(Value::Object(params)) if method == "tools/call" => params,
+                _ => Map::new(),
+            };
+            let plain_stateless_call =
+                is_plain_stateless_call(&params) && (id.is_string() || id.is_i64());
+            let tool = match params.remove("name") {
+                Some(Value::String(name)) => Some(name),
+                _ => None,
+            };
+            let arguments = match params.remove("arguments") {
+                Some(Value::Object(arguments)) => Some(arguments),
+                _ => None,
+            };
             Ok(McpCall {
-                method: Some(method.clone()),
+                method: Some(method),
                 tool,
                 arguments,
                 id,
+                plain_stateless_call,
             })
         }
         Some(_) => Err(EnvelopeError::Invalid("`method` must be a string", id)),
@@ -93,6 +140,7 @@ pub(crate) fn inspect(body: &[u8]) -> Result<McpCall, EnvelopeError> {
                 tool: None,
                 arguments: None,
                 id,
+                plain_stateless_call: false,
             })
         }
         None => Err(EnvelopeError::Invalid(
@@ -161,6 +209,7 @@ mod tests {
                 tool: Some("t".into()),
                 arguments: serde_json::json!({"a": 1}).as_object().cloned(),
                 id: serde_json::json!(1),
+                plain_stateless_call: false,
             }
         );
         assert!(inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_ok());
@@ -170,6 +219,66 @@ mod tests {
                 .method,
             None
         );
+    }
+
+    #[test]
+    fn only_the_plainest_stateless_calls_may_be_answered_directly() {
+        let plain = serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"a": 1}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}}}});
+        let is_plain = |message: &Value| {
+            inspect(message.to_string().as_bytes())
+                .unwrap()
+                .plain_stateless_call
+        };
+        assert!(is_plain(&plain));
+        let mut no_arguments = plain.clone();
+        no_arguments["params"]
+            .as_object_mut()
+            .unwrap()
+            .remove("arguments");
+        assert!(is_plain(&no_arguments));
+        let mut string_id = plain.clone();
+        string_id["id"] = "x".into();
+        assert!(is_plain(&string_id));
+
+        let changes: [(&str, Value); 9] = [
+            ("/id", serde_json::json!(u64::MAX)),
+            ("/method", "tools/list".into()),
+            ("/params/task", serde_json::json!({})),
+            ("/params/arguments", serde_json::json!([1])),
+            ("/params/name", serde_json::json!(3)),
+            ("/params/_meta/progressToken", "p".into()),
+            (
+                "/params/_meta/io.modelcontextprotocol~1protocolVersion",
+                "2025-11-25".into(),
+            ),
+            (
+                "/params/_meta/io.modelcontextprotocol~1clientInfo/version",
+                serde_json::json!(1),
+            ),
+            (
+                "/params/_meta/io.modelcontextprotocol~1clientCapabilities",
+                serde_json::json!([]),
+            ),
+        ];
+        for (pointer, value) in changes {
+            let mut changed = plain.clone();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let key = key.replace("~1", "/");
+            match changed.pointer_mut(parent).unwrap() {
+                Value::Object(map) => {
+                    map.insert(key, value);
+                }
+                other => *other = value,
+            }
+            assert!(!is_plain(&changed), "{pointer} changed: {changed}");
+        }
+        let mut no_meta = plain;
+        no_meta["params"].as_object_mut().unwrap().remove("_meta");
+        assert!(!is_plain(&no_meta));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Layer order (outermost first): body limit → host/origin guard →
 //! authenticate → session binding → JSON-RPC envelope check → admission
-//! (403 step-up challenges, 429 rate limits) → MCP. A request that fails a
-//! check never reaches the MCP parser.
+//! (403 step-up challenges, 429 rate limits; plain stateless calls answered
+//! directly) → MCP. A request that fails a check never reaches the MCP
+//! parser.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::gateway::Gateway;
 use crate::mcp::McpHandler;
 
 mod admission;
+mod direct;
 pub(crate) mod envelope;
 mod sessions;
 
@@ -103,7 +105,8 @@ pub fn router(
         // Host and Origin are checked by our own guard, configured once.
         .disable_allowed_hosts()
         .with_max_request_body_bytes(options.max_body_bytes)
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(shutdown)
+        .with_json_response(true);
     let handler = McpHandler::for_http(gateway.clone());
     let mcp: StreamableHttpService<McpHandler, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(handler.for_new_session()),

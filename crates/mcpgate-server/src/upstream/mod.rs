@@ -353,6 +353,10 @@ impl Backend for McpBackend {
     ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(self.call_upstream(tool, arguments, context.downstream.as_ref()))
     }
+
+    fn notifies_caller(&self) -> bool {
+        true
+    }
 }
 
 /// An upstream tool result as the gateway's output, content kept as sent.
