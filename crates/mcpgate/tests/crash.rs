@@ -45,11 +45,16 @@ async fn call(client: &reqwest::Client, url: &str, id: u64, marker: &str) -> boo
     let Ok(text) = response.text().await else {
         return false;
     };
-    // The answer arrives as an SSE event; acknowledged means a result.
+    // The answer is one JSON document or an SSE event (the transport may
+    // send either); acknowledged means a result.
+    let answered = |message: &Value| message["id"] == id && message.get("result").is_some();
+    if let Ok(message) = serde_json::from_str::<Value>(&text) {
+        return answered(&message);
+    }
     text.lines()
         .filter_map(|line| line.strip_prefix("data:"))
         .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-        .any(|message| message["id"] == id && message.get("result").is_some())
+        .any(|message| answered(&message))
 }
 
 #[test]
