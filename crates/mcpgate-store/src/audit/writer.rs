@@ -188,6 +188,7 @@ async fn run_writer(
     let max_batch = options.max_batch.max(1);
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     let mut entries: Vec<AuditEntry> = Vec::with_capacity(max_batch);
+    let mut waiting: Vec<oneshot::Sender<Result<i64, AuditError>>> = Vec::with_capacity(max_batch);
     let mut last_checkpoint = Instant::now();
     let mut unsigned = false;
     let mut watching = true;
@@ -209,18 +210,22 @@ async fn run_writer(
         if received == 0 {
             break;
         }
+        // The entries are moved to the store, not copied.
         entries.clear();
-        entries.extend(batch.iter().map(|p| p.entry.clone()));
+        for pending in batch.drain(..) {
+            entries.push(pending.entry);
+            waiting.push(pending.done);
+        }
         match store.append_audit(&entries).await {
             Ok(head) => {
                 health.healthy.store(true, Ordering::Relaxed);
                 health
                     .written
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    .fetch_add(waiting.len() as u64, Ordering::Relaxed);
                 health.batches.fetch_add(1, Ordering::Relaxed);
-                let first = head.seq - batch.len() as i64 + 1;
-                for (index, pending) in batch.drain(..).enumerate() {
-                    let _ = pending.done.send(Ok(first + index as i64));
+                let first = head.seq - waiting.len() as i64 + 1;
+                for (index, done) in waiting.drain(..).enumerate() {
+                    let _ = done.send(Ok(first + index as i64));
                 }
                 unsigned = true;
                 if last_checkpoint.elapsed() >= options.checkpoint_interval {
@@ -230,14 +235,14 @@ async fn run_writer(
                 }
             }
             Err(error) => {
-                tracing::error!(%error, records = batch.len(), "audit batch not written; the calls are refused");
+                tracing::error!(%error, records = waiting.len(), "audit batch not written; the calls are refused");
                 health.healthy.store(false, Ordering::Relaxed);
                 health
                     .failed
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    .fetch_add(waiting.len() as u64, Ordering::Relaxed);
                 let error = AuditError::Unavailable(error.to_string());
-                for pending in batch.drain(..) {
-                    let _ = pending.done.send(Err(error.clone()));
+                for done in waiting.drain(..) {
+                    let _ = done.send(Err(error.clone()));
                 }
             }
         }
