@@ -4,7 +4,10 @@
 //! [`McpHandler`] answers `initialize`/`server/discover`, `tools/list` and
 //! `tools/call` for both protocol eras (2025-03-26 … 2025-11-25 with
 //! sessions, 2026-07-28 stateless); `rmcp` does the framing, version
-//! negotiation and `Mcp-Method`/`Mcp-Name` header checks.
+//! negotiation and `Mcp-Method`/`Mcp-Name` header checks — except for the
+//! plain stateless `tools/call`s the HTTP transport answers itself
+//! (`http/direct.rs`, through `perform_call` and `call_answer_json`
+//! here), whose headers it checks against the body before.
 
 // Logging is deprecated by SEP-2577 (2026-07-28) but still spoken by the
 // protocol versions most clients use; `logging/setLevel` is passed on.

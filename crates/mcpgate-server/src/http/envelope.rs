@@ -29,7 +29,7 @@ pub struct McpCall {
     pub id: Value,
     /// A `tools/call` in the plainest 2026-07-28 form, which the transport
     /// may answer without the SDK's per-request machinery
-    /// ([`super::direct`]): `params` holds only `name`, `arguments` (an
+    /// (`http/direct.rs`): `params` holds only `name`, `arguments` (an
     /// object, or absent) and a `_meta` of exactly the three per-request
     /// keys naming protocol version 2026-07-28, and the id is a string or
     /// an `i64`. Anything else goes through the SDK, which checks it fully.
