@@ -3,9 +3,10 @@
 //!
 //! For every request the SDK parses the body a second time, sets up a
 //! one-message service with its own task, channels and cancellation token,
-//! and checks the `Mcp-*` headers by serialising the message again — more
-//! than a third of what a call costs the gateway, for a request this
-//! transport has already parsed, authenticated and decided. A request that
+//! and checks the `Mcp-*` headers by serialising the message again — some
+//! 140,000 of the 472,000 instructions a call cost the gateway
+//! (BENCHMARKS.md, "Load", 2026-12-08), for a request this transport has
+//! already parsed, authenticated and decided. A request that
 //! is plainly well formed ([`McpCall::plain_stateless_call`] and
 //! [`eligible`]: the routing headers agree with the body, both media types
 //! are accepted, nothing session-, task- or `Mcp-Param`-related) is
