@@ -111,6 +111,19 @@ where
     Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let mut query = QueryBuilder::<DB>::new(format!("INSERT INTO audit_log ({RECORD_COLUMNS}) "));
+    push_linked_values(&mut query, rows);
+    query
+}
+
+/// `VALUES (…), (…), …` for `rows`, in [`RECORD_COLUMNS`] order.
+pub(crate) fn push_linked_values<'a, DB: sqlx::Database>(
+    query: &mut QueryBuilder<DB>,
+    rows: &'a [Linked<'a>],
+) where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     query.push_values(rows, |mut row, linked| {
         row.push_bind(linked.seq)
             .push_bind(linked.entry.time.clone())
@@ -124,7 +137,30 @@ where
             .push_bind(linked.prev_hash.clone())
             .push_bind(linked.hash.clone());
     });
-    query
+}
+
+/// The audit chain's head as a store's last append left it, so that its
+/// next append can skip reading it. Taken, not copied, by the append that
+/// uses it: two appends at once in one process cannot both use it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KnownHead(std::sync::Arc<std::sync::Mutex<Option<ChainHead>>>);
+
+impl KnownHead {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ChainHead>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The head, if this store's last append left it known.
+    pub(crate) fn take(&self) -> Option<ChainHead> {
+        self.slot().take()
+    }
+
+    /// Remember `head` after an append that ended there.
+    pub(crate) fn remember(&self, head: &ChainHead) {
+        *self.slot() = Some(head.clone());
+    }
 }
 
 pub(crate) const KEY_COLUMNS: &str = "id, name, environment, key_hash, scopes, roles, created_at, expires_at, \

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -15,7 +14,7 @@ use sqlx::{Row, Sqlite};
 
 use crate::audit::{AuditEntry, ChainHead};
 use crate::migrate::{self, Migration};
-use crate::sql::{INSERT_CHUNK, insert_linked, link_entries};
+use crate::sql::{INSERT_CHUNK, KnownHead, insert_linked, link_entries};
 use crate::{Store, StoreError};
 
 pub(crate) mod keys;
@@ -34,7 +33,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The audit chain's head as this store's last append left it, so the
     /// next append can skip reading it (see `append_audit`).
-    audit_head: Arc<Mutex<Option<ChainHead>>>,
+    audit_head: KnownHead,
 }
 
 impl SqliteStore {
@@ -57,19 +56,13 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore {
             pool,
-            audit_head: Arc::default(),
+            audit_head: KnownHead::default(),
         })
     }
 
     /// The connection pool, for tests and tools that need raw SQL.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    fn audit_head(&self) -> std::sync::MutexGuard<'_, Option<ChainHead>> {
-        self.audit_head
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn run_migrations(&self, migrations: &[Migration]) -> Result<(), StoreError> {
@@ -145,7 +138,7 @@ impl Store for SqliteStore {
             // between, the statement fails as a whole and the slow path
             // reads the real head. (Taken, not copied: two appends at once
             // in this process cannot both use it.)
-            let known = self.audit_head().take();
+            let known = self.audit_head.take();
             if let Some(head) = known
                 && !entries.is_empty()
                 && entries.len() <= INSERT_CHUNK
@@ -157,7 +150,7 @@ impl Store for SqliteStore {
                     .await
                 {
                     Ok(_) => {
-                        *self.audit_head() = Some(head.clone());
+                        self.audit_head.remember(&head);
                         return Ok(head);
                     }
                     Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
@@ -186,7 +179,7 @@ impl Store for SqliteStore {
                     .await?;
             }
             tx.commit().await?;
-            *self.audit_head() = Some(head.clone());
+            self.audit_head.remember(&head);
             Ok(head)
         })
     }
