@@ -65,11 +65,16 @@ impl CallContext {
         CallContext {
             identity,
             source,
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: new_request_id(),
             admitted: false,
             downstream: None,
         }
     }
+}
+
+/// A fresh id for one request's audit record and log lines.
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// A call that was refused before it reached a backend, as a protocol error.
@@ -506,7 +511,7 @@ impl Gateway {
         self.options.redactor.redact_value(&mut redacted);
         self.record_refusal(AuditEvent {
             time: arrived,
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: new_request_id(),
             subject: identity.subject.clone(),
             auth_method: identity.auth,
             credential_id: identity.credential_id.clone(),
@@ -542,7 +547,7 @@ impl Gateway {
         };
         let event = AuditEvent {
             time: SystemTime::now(),
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: new_request_id(),
             // A known credential (a revoked key) is named: who tried matters.
             subject: known.clone().unwrap_or_else(|| "anonymous".to_owned()),
             auth_method: mcpgate_core::AuthMethod::None,
