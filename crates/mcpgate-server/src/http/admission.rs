@@ -72,7 +72,7 @@ pub(crate) async fn admit(
                 extensions.remove::<Identity>(),
             ) {
                 (Some(call), Some(identity)) => {
-                    direct::answer(admission.gateway, identity, peer, call).await
+                    direct::answer(admission.gateway, identity, peer, tool, call).await
                 }
                 // Both were there a moment ago.
                 _ => next.run(request).await,

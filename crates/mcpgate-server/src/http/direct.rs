@@ -85,7 +85,7 @@ pub(super) fn tool_answers_plainly(gateway: &Gateway, tool: &str) -> bool {
         .is_some_and(|entry| !entry.backend.notifies_caller())
 }
 
-/// Perform an admitted call and answer it as the SDK would.
+/// Perform the admitted call of `tool` and answer it as the SDK would.
 ///
 /// The call runs in a task of its own, as under the SDK: a client that
 /// disconnects does not cut a call short between the backend and its audit
@@ -94,11 +94,10 @@ pub(super) async fn answer(
     gateway: Arc<Gateway>,
     identity: Identity,
     peer: Option<SocketAddr>,
+    tool: String,
     call: McpCall,
 ) -> Response {
-    let (Some(tool), id) = (call.tool, call.id) else {
-        return internal_error(Value::Null);
-    };
+    let id = call.id;
     let arguments = call.arguments.unwrap_or_default();
     let task_id = id.clone();
     let task = tokio::spawn(async move {
