@@ -3,6 +3,7 @@
 
 use sqlx::{QueryBuilder, Row};
 
+use crate::StoreError;
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord, ChainHead, link_hash};
 use crate::keys::ApiKeyRecord;
 
@@ -137,6 +138,42 @@ pub(crate) fn push_linked_values<'a, DB: sqlx::Database>(
             .push_bind(linked.prev_hash.clone())
             .push_bind(linked.hash.clone());
     });
+}
+
+/// The one-statement audit append both stores try first: after its own last
+/// append a store knows the head (`known`, taken, not copied) and appends
+/// after it with `statement` in autocommit mode (`inserted` reads how many
+/// rows it inserted: sqlx has no common method for that). `Ok(None)` when it could
+/// not — no known head, a batch too large for one statement, `seq` (the
+/// primary key) already taken by another writer, or a statement that
+/// inserted nothing — and the caller's locked path must read the real head.
+pub(crate) async fn append_after_known_head<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    known: &KnownHead,
+    entries: &[AuditEntry],
+    statement: for<'a> fn(&'a [Linked<'a>]) -> QueryBuilder<DB>,
+    inserted: fn(&DB::QueryResult) -> u64,
+) -> Result<Option<ChainHead>, StoreError>
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let Some(head) = known.take() else {
+        return Ok(None);
+    };
+    if entries.is_empty() || entries.len() > INSERT_CHUNK {
+        return Ok(None);
+    }
+    let (rows, head) = link_entries(head, entries);
+    match statement(&rows).build().execute(pool).await {
+        Ok(done) if inserted(&done) == rows.len() as u64 => {
+            known.remember(&head);
+            Ok(Some(head))
+        }
+        Ok(_) => Ok(None),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The audit chain's head as a store's last append left it, so that its

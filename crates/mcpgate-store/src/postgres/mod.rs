@@ -5,14 +5,14 @@
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
 use crate::audit::{AuditEntry, ChainHead};
 use crate::migrate::{self, Migration};
 use crate::sql::{
-    INSERT_CHUNK, KnownHead, Linked, RECORD_COLUMNS, insert_linked, link_entries,
-    push_linked_values,
+    INSERT_CHUNK, KnownHead, Linked, RECORD_COLUMNS, append_after_known_head, insert_linked,
+    link_entries, push_linked_values,
 };
 use crate::{Store, StoreError};
 
@@ -122,34 +122,21 @@ impl Store for PostgresStore {
         entries: &'a [AuditEntry],
     ) -> BoxFuture<'a, Result<ChainHead, StoreError>> {
         Box::pin(async move {
-            // Fast path: after its own last append this store knows the
-            // head, and one statement — one round trip instead of five
-            // (begin, lock, read the head, insert, commit) — appends after
-            // it, if it can take the chain's advisory lock for itself at
-            // once: so it never slips between a locked appender's reading of
-            // the head and its insert. If the lock is held it inserts
-            // nothing; if another instance appended since, `seq` (the
-            // primary key) refuses it. Either way the locked path below
-            // reads the real head.
-            let known = self.audit_head.take();
-            if let Some(head) = known
-                && !entries.is_empty()
-                && entries.len() <= INSERT_CHUNK
+            // Fast path: one statement after the head this store remembers
+            // — one round trip instead of five (begin, lock, read the head,
+            // insert, commit) — which inserts only if it can take the
+            // chain's advisory lock at once, so it never slips between a
+            // locked appender's reading of the head and its insert.
+            if let Some(head) = append_after_known_head(
+                &self.pool,
+                &self.audit_head,
+                entries,
+                insert_if_chain_unlocked,
+                PgQueryResult::rows_affected,
+            )
+            .await?
             {
-                let (rows, head) = link_entries(head, entries);
-                match insert_if_chain_unlocked(&rows)
-                    .build()
-                    .execute(&self.pool)
-                    .await
-                {
-                    Ok(done) if done.rows_affected() == rows.len() as u64 => {
-                        self.audit_head.remember(&head);
-                        return Ok(head);
-                    }
-                    Ok(_) => {}
-                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
-                    Err(error) => return Err(error.into()),
-                }
+                return Ok(head);
             }
             let mut tx = self.pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")

@@ -8,13 +8,14 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite};
 
 use crate::audit::{AuditEntry, ChainHead};
 use crate::migrate::{self, Migration};
-use crate::sql::{INSERT_CHUNK, KnownHead, insert_linked, link_entries};
+use crate::sql::{INSERT_CHUNK, KnownHead, append_after_known_head, insert_linked, link_entries};
 use crate::{Store, StoreError};
 
 pub(crate) mod keys;
@@ -130,32 +131,22 @@ impl Store for SqliteStore {
         entries: &'a [AuditEntry],
     ) -> BoxFuture<'a, Result<ChainHead, StoreError>> {
         Box::pin(async move {
-            // Fast path: after its own last append this store knows the
-            // head, and one INSERT in autocommit mode — one round trip to
-            // SQLite's thread instead of four (begin, read the head, insert,
-            // commit), each a thread wake-up either way — appends after it.
-            // `seq` is the primary key, so if any other writer appended in
-            // between, the statement fails as a whole and the slow path
-            // reads the real head. (Taken, not copied: two appends at once
-            // in this process cannot both use it.)
-            let known = self.audit_head.take();
-            if let Some(head) = known
-                && !entries.is_empty()
-                && entries.len() <= INSERT_CHUNK
+            // Fast path: one INSERT in autocommit mode after the head this
+            // store remembers — one round trip to SQLite's thread instead
+            // of four (begin, read the head, insert, commit), each a thread
+            // wake-up either way. It needs SQLite's write lock, so it cannot
+            // slip between the transaction below reading the head and
+            // inserting.
+            if let Some(head) = append_after_known_head(
+                &self.pool,
+                &self.audit_head,
+                entries,
+                insert_linked,
+                SqliteQueryResult::rows_affected,
+            )
+            .await?
             {
-                let (rows, head) = link_entries(head, entries);
-                match insert_linked::<Sqlite>(&rows)
-                    .build()
-                    .execute(&self.pool)
-                    .await
-                {
-                    Ok(_) => {
-                        self.audit_head.remember(&head);
-                        return Ok(head);
-                    }
-                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
-                    Err(error) => return Err(error.into()),
-                }
+                return Ok(head);
             }
             // IMMEDIATE takes the write lock first, so reading the head and
             // appending after it cannot interleave with another writer.
